@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"rightsportal/models"
+	"rightsportal/service"
+)
+
+// staffCommand is `portal staff add --email E --name N --role R`.
+func staffCommand(ctx context.Context, path string, args []string, getenv env, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "add" {
+		return errors.New("usage: portal staff add --email E --name N --role admin|reviewer")
+	}
+	fs := flag.NewFlagSet("staff add", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	email := fs.String("email", "", "the staff member's e-mail address")
+	name := fs.String("name", "", "the staff member's name")
+	role := fs.String("role", "reviewer", "admin or reviewer")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	password, generated, err := readPassword(stdin)
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, path, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	st, err := a.svc.AddStaff(ctx, *email, *name, *role, password)
+	var ve *service.ValidationError
+	if errors.As(err, &ve) {
+		var parts []string
+		for k, v := range ve.Fields {
+			parts = append(parts, "--"+k+": "+v)
+		}
+		return errors.New(strings.Join(parts, "; "))
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "added %s <%s> as %s\n", st.Name, st.Email, st.Role)
+	if generated {
+		fmt.Fprintf(stdout, "password: %s\n(shown once: store it in your password manager now)\n", password)
+	}
+	return nil
+}
+
+// readPassword reads the first line of standard input. When standard
+// input is a terminal (nobody piped a password in) or empty, a password
+// is generated instead.
+func readPassword(stdin io.Reader) (string, bool, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return service.GeneratePassword(), true, nil
+	}
+	line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", false, fmt.Errorf("read password: %w", err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return service.GeneratePassword(), true, nil
+	}
+	return line, false, nil
+}
+
+// tokenCommand is `portal token create --email E`: the token, and nothing
+// else, on standard output.
+func tokenCommand(ctx context.Context, path string, args []string, getenv env, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: portal token create --email E")
+	}
+	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	email := fs.String("email", "", "the staff member's e-mail address")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	a, err := openApp(ctx, path, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	tok, err := a.svc.CreateAPIToken(ctx, *email)
+	if errors.Is(err, models.ErrNotFound) {
+		return fmt.Errorf("no staff member with the address %q", *email)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}
+
+// auditCommand is `portal audit verify`.
+func auditCommand(ctx context.Context, path string, args []string, getenv env, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "verify" {
+		return errors.New("usage: portal audit verify")
+	}
+	a, err := openApp(ctx, path, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	rep, err := a.store.VerifyChain(ctx)
+	if err != nil {
+		return err
+	}
+	if rep.BrokenAt != 0 {
+		fmt.Fprintf(stdout, "audit chain BROKEN at event %d: %s (%d events checked)\n", rep.BrokenAt, rep.Problem, rep.Events)
+		return fmt.Errorf("audit chain broken at event %d", rep.BrokenAt)
+	}
+	fmt.Fprintf(stdout, "audit chain intact: %d events\n", rep.Events)
+	return nil
+}

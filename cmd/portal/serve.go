@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+
+	"rightsportal/handlers"
+	"rightsportal/mailer"
+	"rightsportal/models"
+)
+
+// serve runs the portal until ctx ends, then shuts down in order: stop
+// taking HTTP requests and inbound mail, let the workers finish their
+// jobs, close the database.
+func serve(ctx context.Context, path string, args []string, getenv env, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	a, err := openApp(ctx, path, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	jobs, err := a.jobClient()
+	if err != nil {
+		return err
+	}
+	h, err := handlers.New(handlers.Deps{Service: a.svc, Store: a.store, Config: a.cfg, Log: a.log})
+	if err != nil {
+		return err
+	}
+	router, err := h.Router()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", a.cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.cfg.HTTP.Addr, err)
+	}
+	srv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	if err := jobs.Start(ctx); err != nil {
+		ln.Close()
+		return fmt.Errorf("start workers: %w", err)
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	inbound, err := a.startInbound(errc)
+	if err != nil {
+		srv.Close()
+		jobs.Stop(context.Background())
+		return err
+	}
+	a.log.Info("portal ready", "addr", ln.Addr().String(), "base_url", a.cfg.HTTP.BaseURL,
+		"database", a.cfg.Database.Driver, "mail", a.mailMode())
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+	}
+	a.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if e := srv.Shutdown(sctx); e != nil {
+		a.log.Warn("http shutdown", "err", e)
+	}
+	if inbound != nil {
+		inbound.Shutdown(sctx)
+	}
+	// Jobs that do not finish in time stay in the queue and run again
+	// after restart: nothing is lost.
+	if e := jobs.Stop(sctx); e != nil {
+		a.log.Warn("workers did not stop in time; cancelling", "err", e)
+		jobs.StopAndCancel(context.Background())
+	}
+	return err
+}
+
+func (a *app) mailMode() string {
+	if a.cfg.Mail.Host() == "" {
+		return "files in " + a.cfg.Mail.Dir
+	}
+	return fmt.Sprintf("smtp %s:%d (%s)", a.cfg.Mail.SMTP.Host, a.cfg.Mail.SMTP.Port, a.cfg.Mail.SMTP.TLS)
+}
+
+// jobClient is the River client that works the queues.
+func (a *app) jobClient() (*river.Client[*sql.Tx], error) {
+	m := a.cfg.Mail
+	var sender mailer.Sender = mailer.FileSender{Dir: m.Dir}
+	if m.Host() != "" {
+		s, err := mailer.NewSMTPSender(mailer.SMTPConfig{Host: m.SMTP.Host, Port: m.SMTP.Port, TLS: m.SMTP.TLS,
+			Username: m.SMTP.Username, Password: m.SMTP.Password, Timeout: m.SendTimeout.D(),
+			InsecureSkipVerify: m.SMTP.InsecureSkipVerify, HELO: m.ReplyDomain})
+		if err != nil {
+			return nil, err
+		}
+		sender = s
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &mailer.SendWorker{Outbox: a.store, Sender: sender, From: m.From, Key: a.key,
+		SendTimeout: m.SendTimeout.D(), Log: a.log.With("component", "mail"), LogLinks: m.Host() == ""})
+	return river.NewClient(riversqlite.New(a.store.WriterDB()), &river.Config{
+		Queues:               map[string]river.QueueConfig{models.QueueMail: {MaxWorkers: 4}},
+		Workers:              workers,
+		Logger:               jobLog(a.logOut),
+		PollOnly:             true,
+		FetchPollInterval:    m.PollInterval.D(),
+		FetchCooldown:        min(m.PollInterval.D(), 100*time.Millisecond),
+		RetryPolicy:          mailer.RetryPolicy{Base: 5 * time.Second, Max: m.MaxBackoff.D()},
+		RescueStuckJobsAfter: m.RescueAfter.D(),
+		JobTimeout:           m.SendTimeout.D(),
+	})
+}
+
+// startInbound starts the inbound SMTP listener when an address is set.
+func (a *app) startInbound(errc chan<- error) (interface{ Shutdown(context.Context) error }, error) {
+	m := a.cfg.Mail
+	if m.Inbound.Addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", m.Inbound.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("inbound smtp: listen on %s: %w", m.Inbound.Addr, err)
+	}
+	srv := mailer.NewListener(mailer.ListenerConfig{Addr: m.Inbound.Addr, Domain: m.ReplyDomain,
+		LocalPart: m.ReplyLocal, MaxBytes: m.Inbound.MaxBytes},
+		func(ctx context.Context, raw []byte, env mailer.Envelope) error {
+			_, err := a.svc.HandleReply(ctx, raw, env)
+			return err
+		}, a.log.With("component", "inbound"))
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
+			errc <- fmt.Errorf("inbound smtp: %w", err)
+		}
+	}()
+	a.log.Info("inbound smtp listening", "addr", ln.Addr().String())
+	return srv, nil
+}

@@ -1,0 +1,310 @@
+// Package config reads config.yaml strictly, applies the environment
+// overrides of SPEC §5 and validates the result once, at start, with
+// messages that name the key that is wrong and why.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration of one portal instance.
+type Config struct {
+	// SecretKeyFile holds the 32-byte key that seals secrets at rest
+	// (links in queued mail); created on first start when missing.
+	SecretKeyFile string        `yaml:"secret_key_file"`
+	Organisation  Organisation  `yaml:"organisation"`
+	HTTP          HTTP          `yaml:"http"`
+	Database      Database      `yaml:"database"`
+	Mail          Mail          `yaml:"mail"`
+	Verification  Verification  `yaml:"verification"`
+	RateLimit     RateLimit     `yaml:"ratelimit"`
+	Staff         Staff         `yaml:"staff"`
+	Requests      Requests      `yaml:"requests"`
+	Jurisdictions Jurisdictions `yaml:"jurisdictions"`
+}
+
+// Organisation is who runs the portal.
+type Organisation struct {
+	Name           string   `yaml:"name"`
+	PrivacyContact string   `yaml:"privacy_contact"`
+	TimeZone       string   `yaml:"timezone"`
+	Holidays       []string `yaml:"holidays"`
+}
+
+// HTTP is how the portal listens and how it names itself.
+type HTTP struct {
+	Addr           string   `yaml:"addr"`
+	BaseURL        string   `yaml:"base_url"`
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	MaxBodyBytes   int64    `yaml:"max_body_bytes"`
+}
+
+// Database names the driver and where the data lives.
+type Database struct {
+	Driver string `yaml:"driver"`
+	DSN    string `yaml:"dsn"`
+}
+
+// Mail is outgoing and incoming mail.
+type Mail struct {
+	From         string   `yaml:"from"`
+	ReplyLocal   string   `yaml:"reply_local"`
+	ReplyDomain  string   `yaml:"reply_domain"`
+	TeamAddress  string   `yaml:"team_address"`
+	Dir          string   `yaml:"dir"`
+	SMTP         SMTP     `yaml:"smtp"`
+	Inbound      Inbound  `yaml:"inbound"`
+	MaxAttempts  int      `yaml:"max_attempts"`
+	MaxBackoff   Duration `yaml:"max_backoff"`
+	RescueAfter  Duration `yaml:"rescue_after"`
+	SendTimeout  Duration `yaml:"send_timeout"`
+	PollInterval Duration `yaml:"poll_interval"`
+}
+
+// SMTP is the relay that takes our outgoing mail.
+type SMTP struct {
+	Host     string `yaml:"host"`
+	Port     int    `yaml:"port"`
+	TLS      string `yaml:"tls"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// InsecureSkipVerify is for test relays with self-signed certificates.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// Inbound is how replies reach us.
+type Inbound struct {
+	Addr      string `yaml:"addr"`
+	Secret    string `yaml:"secret"`
+	MaxBytes  int64  `yaml:"max_bytes"`
+	KeepBytes int64  `yaml:"keep_bytes"`
+}
+
+// Verification is the e-mail ownership check.
+type Verification struct {
+	Window Duration `yaml:"window"`
+}
+
+// RateLimit holds the per-client and per-address limits.
+type RateLimit struct {
+	Enabled        bool  `yaml:"enabled"`
+	SubmitPerIP    Limit `yaml:"submit_per_ip"`
+	SubmitPerEmail Limit `yaml:"submit_per_email"`
+	VerifyPerIP    Limit `yaml:"verify_per_ip"`
+	InboundPerIP   Limit `yaml:"inbound_per_ip"`
+}
+
+// Limit allows Burst events at once and then one per Every.
+type Limit struct {
+	Burst int      `yaml:"burst"`
+	Every Duration `yaml:"every"`
+}
+
+// Staff holds settings for the staff workspace.
+type Staff struct {
+	SessionIdle     Duration `yaml:"session_idle"`
+	SessionAbsolute Duration `yaml:"session_absolute"`
+}
+
+// Requests holds per-type settings.
+type Requests struct {
+	// Approvals maps a request type to the number of different staff who
+	// must approve it; types not named need one.
+	Approvals map[string]int `yaml:"approvals"`
+}
+
+// Jurisdictions are the laws requests are filed under.
+type Jurisdictions struct {
+	Default  string             `yaml:"default"`
+	Policies map[string]*Policy `yaml:"policies"`
+	// Order is the order of Policies in the file, for forms and lists.
+	Order []string `yaml:"-"`
+}
+
+// Policy is one jurisdiction's rules (SPEC §4).
+type Policy struct {
+	Name  string `yaml:"name"`
+	Label string `yaml:"label"`
+	// Period is the time to answer: "1 month", "45 days".
+	Period      string `yaml:"period"`
+	ClockStarts string `yaml:"clock_starts"`
+	// MaxExtension is the longest extension, "" for none.
+	MaxExtension string `yaml:"max_extension"`
+	// ExtensionNoticeWithin: the extension must be announced within this
+	// period of the clock start; "" means before the due date.
+	ExtensionNoticeWithin string `yaml:"extension_notice_within"`
+	PauseAwaitingSubject  bool   `yaml:"pause_awaiting_subject"`
+	// AcknowledgeBusinessDays: the acknowledgment is due within this many
+	// business days (0: no separate acknowledgment deadline).
+	AcknowledgeBusinessDays int `yaml:"acknowledge_business_days"`
+	// AppealWindow and AppealDecision: "" when the law grants no appeal.
+	AppealWindow   string   `yaml:"appeal_window"`
+	AppealDecision string   `yaml:"appeal_decision"`
+	Authority      string   `yaml:"authority"`
+	Types          []string `yaml:"types"`
+	// Rules are the values above, parsed by Validate.
+	Rules Rules `yaml:"-"`
+}
+
+// Duration is a time.Duration written as "72h" or "30m" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML reads a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(strings.TrimSpace(n.Value))
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 72h or 30m", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D is the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Load reads the file at path (strictly: unknown keys are errors), applies
+// the environment overrides (env is os.LookupEnv or a test's stand-in) and
+// validates the result.
+func Load(path string, env func(string) (string, bool)) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	cfg, err := Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := cfg.applyEnv(env); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes YAML strictly over the defaults, without validating.
+func Parse(raw []byte) (*Config, error) {
+	cfg := Defaults()
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	cfg.Jurisdictions.Order = policyOrder(raw)
+	return cfg, nil
+}
+
+// policyOrder reads the jurisdiction codes in the order the file gives
+// them, because a Go map forgets it.
+func policyOrder(raw []byte) []string {
+	var doc struct {
+		Jurisdictions struct {
+			Policies yaml.Node `yaml:"policies"`
+		} `yaml:"jurisdictions"`
+	}
+	if yaml.Unmarshal(raw, &doc) != nil {
+		return nil
+	}
+	var order []string
+	n := doc.Jurisdictions.Policies
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		order = append(order, n.Content[i].Value)
+	}
+	return order
+}
+
+// Defaults is the configuration before the file is read: the values SPEC
+// §5 gives as defaults.
+func Defaults() *Config {
+	return &Config{
+		SecretKeyFile: "data/secret.key",
+		Organisation:  Organisation{Name: "Example Organisation", TimeZone: "UTC"},
+		HTTP:          HTTP{Addr: "127.0.0.1:8080", BaseURL: "http://127.0.0.1:8080", MaxBodyBytes: 64 << 10},
+		Database:      Database{Driver: "sqlite", DSN: "data/portal.db"},
+		Mail: Mail{
+			ReplyLocal: "privacy", Dir: "data/mail",
+			SMTP:        SMTP{Port: 587, TLS: "starttls"},
+			Inbound:     Inbound{MaxBytes: 10 << 20, KeepBytes: 256 << 10},
+			MaxAttempts: 200, MaxBackoff: Duration(30 * time.Minute),
+			RescueAfter: Duration(5 * time.Minute), SendTimeout: Duration(60 * time.Second),
+			PollInterval: Duration(time.Second),
+		},
+		Verification: Verification{Window: Duration(72 * time.Hour)},
+		RateLimit: RateLimit{
+			Enabled:        true,
+			SubmitPerIP:    Limit{Burst: 10, Every: Duration(time.Minute)},
+			SubmitPerEmail: Limit{Burst: 3, Every: Duration(20 * time.Minute)},
+			VerifyPerIP:    Limit{Burst: 20, Every: Duration(30 * time.Second)},
+			InboundPerIP:   Limit{Burst: 60, Every: Duration(time.Second)},
+		},
+		Staff:    Staff{SessionIdle: Duration(30 * time.Minute), SessionAbsolute: Duration(12 * time.Hour)},
+		Requests: Requests{Approvals: map[string]int{"erasure": 2}},
+	}
+}
+
+// applyEnv overrides the file with the variables of SPEC §5.
+func (c *Config) applyEnv(env func(string) (string, bool)) error {
+	str := map[string]*string{
+		"PORTAL_HTTP_ADDR":           &c.HTTP.Addr,
+		"PORTAL_BASE_URL":            &c.HTTP.BaseURL,
+		"PORTAL_DATABASE_DRIVER":     &c.Database.Driver,
+		"PORTAL_DATABASE_DSN":        &c.Database.DSN,
+		"PORTAL_MAIL_FROM":           &c.Mail.From,
+		"PORTAL_MAIL_SMTP_HOST":      &c.Mail.SMTP.Host,
+		"PORTAL_MAIL_SMTP_TLS":       &c.Mail.SMTP.TLS,
+		"PORTAL_MAIL_SMTP_USERNAME":  &c.Mail.SMTP.Username,
+		"PORTAL_MAIL_SMTP_PASSWORD":  &c.Mail.SMTP.Password,
+		"PORTAL_MAIL_DIR":            &c.Mail.Dir,
+		"PORTAL_MAIL_INBOUND_ADDR":   &c.Mail.Inbound.Addr,
+		"PORTAL_MAIL_INBOUND_SECRET": &c.Mail.Inbound.Secret,
+		"PORTAL_SECRET_KEY_FILE":     &c.SecretKeyFile,
+	}
+	for name, p := range str {
+		if v, ok := lookup(env, name); ok {
+			*p = v
+		}
+	}
+	if v, ok := lookup(env, "PORTAL_MAIL_SMTP_PORT"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("PORTAL_MAIL_SMTP_PORT: %q is not a port number", v)
+		}
+		c.Mail.SMTP.Port = n
+	}
+	if v, ok := lookup(env, "PORTAL_RATELIMIT_ENABLED"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("PORTAL_RATELIMIT_ENABLED: %q is neither true nor false", v)
+		}
+		c.RateLimit.Enabled = b
+	}
+	if v, ok := lookup(env, "PORTAL_TRUSTED_PROXIES"); ok {
+		c.HTTP.TrustedProxies = nil
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				c.HTTP.TrustedProxies = append(c.HTTP.TrustedProxies, p)
+			}
+		}
+	}
+	return nil
+}
+
+// lookup reads one variable. A variable that is set but empty counts:
+// PORTAL_MAIL_SMTP_HOST= turns SMTP off even where the file sets a host.
+func lookup(env func(string) (string, bool), name string) (string, bool) {
+	if env == nil {
+		return "", false
+	}
+	v, ok := env(name)
+	return strings.TrimSpace(v), ok
+}

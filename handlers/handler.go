@@ -1,0 +1,78 @@
+// Package handlers translates HTTP into calls to the service and back:
+// it parses and checks the shape of input, makes one call below, and
+// renders a page or JSON. No business rule lives here.
+package handlers
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"rightsportal/config"
+	"rightsportal/models"
+	"rightsportal/service"
+)
+
+// Handler holds what every handler needs; one value serves all requests.
+type Handler struct {
+	svc    *service.Service
+	store  *models.Store
+	cfg    *config.Config
+	pages  *Pages
+	limits *limits
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// Deps are the parts a Handler is built from.
+type Deps struct {
+	Service *service.Service
+	Store   *models.Store
+	Config  *config.Config
+	Log     *slog.Logger
+	Now     func() time.Time
+}
+
+// New parses the page templates and builds the handler.
+func New(d Deps) (*Handler, error) {
+	pages, err := NewPages(d.Config)
+	if err != nil {
+		return nil, err
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return &Handler{svc: d.Service, store: d.Store, cfg: d.Config, pages: pages,
+		limits: newLimits(d.Config.RateLimit, d.Now), log: d.Log, now: d.Now}, nil
+}
+
+// Router is the whole web application: pages, API and static files,
+// behind the security headers and cross-origin protection.
+func (h *Handler) Router() (http.Handler, error) {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.ContextWithFallback = true
+	r.HandleMethodNotAllowed = true
+	// Only configured proxies may name the client in X-Forwarded-For;
+	// with none, the client is the peer of the TCP connection.
+	if err := r.SetTrustedProxies(h.cfg.HTTP.TrustedProxies); err != nil {
+		return nil, err
+	}
+	r.Use(h.recoverPanics, h.logRequests, h.securityHeaders)
+	r.NoRoute(func(c *gin.Context) { h.fail(c, errNotFound) })
+	r.NoMethod(func(c *gin.Context) { h.fail(c, errMethod) })
+	h.routes(r)
+
+	// Browsers announce where a form post comes from (Sec-Fetch-Site,
+	// Origin): a post from another site is refused before it reaches gin.
+	// Non-browser clients send neither and pass; the inbound webhook is
+	// authenticated by its secret instead.
+	cop := http.NewCrossOriginProtection()
+	cop.AddInsecureBypassPattern("POST /api/v1/inbound/email")
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeJSONError(w, http.StatusForbidden, "cross_origin", "Cross-origin requests are not allowed.", nil)
+	}))
+	return cop.Handler(r), nil
+}

@@ -1,0 +1,270 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+	"github.com/gin-gonic/gin/binding"
+
+	"rightsportal/service"
+	"rightsportal/workflow"
+)
+
+// typeInfo describes a right for the home page and the form.
+type typeInfo struct {
+	Code    workflow.RequestType
+	Title   string
+	Explain string
+}
+
+// explain says what each right means, in plain words.
+func explain(t workflow.RequestType) string {
+	switch t {
+	case workflow.TypeAccess:
+		return "Find out whether we hold data about you, get a copy of it, and learn why we use it, where it came from, who we share it with and how long we keep it."
+	case workflow.TypeRectification:
+		return "If data we hold about you is wrong or incomplete, ask us to correct or complete it."
+	case workflow.TypeErasure:
+		return "Ask us to delete your data, for example when we no longer need it or you withdraw your consent. Some data we may have to keep by law; we will tell you which."
+	case workflow.TypeRestriction:
+		return "Ask us to keep your data but stop using it for a while, for example while we check whether it is correct."
+	case workflow.TypeObjection:
+		return "Object to how we use your data because of your situation. If you object to direct marketing, we must stop, no reason needed."
+	case workflow.TypePortability:
+		return "Get the data you gave us in a structured, machine-readable file, to keep or to take to another service."
+	case workflow.TypeConsentWithdrawal:
+		return "Take back a consent you gave us, for example for a newsletter or analytics. It is as easy as giving it was."
+	}
+	return ""
+}
+
+func typeInfos() []typeInfo {
+	var out []typeInfo
+	for _, t := range workflow.RequestTypes() {
+		out = append(out, typeInfo{t, t.Title(), explain(t)})
+	}
+	return out
+}
+
+func (h *Handler) showHome(c *gin.Context) {
+	h.pages.render(c, http.StatusOK, "home", "Your data protection rights", map[string]any{"Types": typeInfos()})
+}
+
+// requestForm is the public form, for every type; fields a type does not
+// use are ignored by the service.
+type requestForm struct {
+	Type            string `form:"type"`
+	FullName        string `form:"full_name"`
+	Email           string `form:"email"`
+	Jurisdiction    string `form:"jurisdiction"`
+	Description     string `form:"description"`
+	Inaccurate      string `form:"inaccurate"`
+	Correction      string `form:"correction"`
+	Ground          string `form:"ground"`
+	DirectMarketing bool   `form:"direct_marketing"`
+	Grounds         string `form:"grounds"`
+	Consent         string `form:"consent"`
+}
+
+func (f requestForm) details() workflow.Details {
+	return workflow.Details{Description: f.Description, Inaccurate: f.Inaccurate, Correction: f.Correction,
+		Ground: f.Ground, DirectMarketing: f.DirectMarketing, Grounds: f.Grounds, Consent: f.Consent}
+}
+
+type jurisdictionOption struct{ Code, Label string }
+
+type fieldError struct{ ID, Msg string }
+
+// showRequestForm shows the chooser, or the form for ?type=.
+func (h *Handler) showRequestForm(c *gin.Context) {
+	t := workflow.RequestType(c.Query("type"))
+	if !t.Valid() {
+		h.pages.render(c, http.StatusOK, "choose", "Make a request", map[string]any{"Types": typeInfos()})
+		return
+	}
+	h.renderForm(c, http.StatusOK, requestForm{Type: string(t), Jurisdiction: h.cfg.Jurisdictions.Default}, nil)
+}
+
+func (h *Handler) renderForm(c *gin.Context, status int, f requestForm, errs map[string]string) {
+	t := workflow.RequestType(f.Type)
+	var opts []jurisdictionOption
+	for _, code := range h.cfg.Jurisdictions.Order {
+		if p := h.cfg.Policy(code); p.Allows(t) {
+			opts = append(opts, jurisdictionOption{code, "I live in " + p.Label})
+		}
+	}
+	grounds := []jurisdictionOption{
+		{"contested_accuracy", "I think the data is wrong, and you should not use it while you check."},
+		{"unlawful_processing", "You use my data unlawfully, but I want it kept rather than deleted."},
+		{"legal_claim", "You no longer need the data, but I need it kept for a legal claim."},
+		{"pending_objection", "I have objected to your use of my data, and you should stop while you decide."},
+	}
+	h.pages.render(c, status, "request_form", t.Title(), map[string]any{
+		"Type": t, "Explain": explain(t), "Form": f, "Errors": errs, "ErrorList": errorList(errs),
+		"Jurisdictions": opts, "Grounds": grounds,
+	})
+}
+
+// errorList orders field errors for the summary, each linking to its
+// field.
+func errorList(errs map[string]string) []fieldError {
+	ids := map[string]string{"details.inaccurate": "inaccurate", "details.correction": "correction",
+		"details.ground": "ground-contested_accuracy", "details.grounds": "grounds", "details.consent": "consent",
+		"details.description": "description", "type": "type-error"}
+	order := map[string]int{"full_name": 0, "email": 1, "jurisdiction": 2, "type": 3}
+	var out []fieldError
+	keys := make([]string, 0, len(errs))
+	for k := range errs {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		oi, iok := order[keys[i]]
+		oj, jok := order[keys[j]]
+		if iok != jok {
+			return iok
+		}
+		if oi != oj {
+			return oi < oj
+		}
+		return keys[i] < keys[j]
+	})
+	for _, k := range keys {
+		id := ids[k]
+		if id == "" {
+			id = k
+		}
+		out = append(out, fieldError{id, errs[k]})
+	}
+	return out
+}
+
+// submitRequest files the form: 422 with the errors beside the fields,
+// or 303 to the "check your mailbox" page.
+func (h *Handler) submitRequest(c *gin.Context) {
+	limitBody(c, h.cfg.HTTP.MaxBodyBytes)
+	var f requestForm
+	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
+		h.fail(c, formError(err))
+		return
+	}
+	if !workflow.RequestType(f.Type).Valid() {
+		h.fail(c, invalid(map[string]string{"type": "Choose which right you want to use."}))
+		return
+	}
+	email, _ := service.NormalizeEmail(f.Email)
+	if !h.takeEmail(c, email) {
+		return
+	}
+	_, err := h.svc.Submit(c, service.SubmitInput{Type: f.Type, Email: f.Email, FullName: f.FullName,
+		Jurisdiction: f.Jurisdiction, Details: f.details()})
+	var ve *service.ValidationError
+	if errors.As(err, &ve) {
+		h.renderForm(c, http.StatusUnprocessableEntity, f, ve.Fields)
+		return
+	}
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/request/sent")
+}
+
+// formError sorts a form that could not be parsed: too large, or not a
+// form at all.
+func formError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return errTooLarge
+	}
+	return malformed("The form could not be read: " + err.Error())
+}
+
+func (h *Handler) showSent(c *gin.Context) {
+	w := h.cfg.Verification.Window.D()
+	h.pages.render(c, http.StatusOK, "sent", "Check your mailbox", map[string]any{"Window": humanHours(w.Hours())})
+}
+
+// showVerify is the page behind the link in the verification mail. It
+// changes nothing, so that mail scanners that fetch links verify nothing:
+// only the button's POST confirms.
+func (h *Handler) showVerify(c *gin.Context) {
+	token := c.Query("token")
+	req, err := h.svc.CheckVerifyToken(c, token)
+	data := map[string]any{"Token": token}
+	if err != nil {
+		he := asHTTPError(err)
+		if he.Status >= 500 {
+			h.fail(c, err)
+			return
+		}
+		data["Problem"], data["ProblemTitle"] = verifyProblem(err)
+		h.pages.render(c, he.Status, "verify", "Confirm your request", data)
+		return
+	}
+	data["Reference"] = req.Reference
+	data["TypeNoun"] = workflow.RequestType(req.Type).Noun()
+	h.pages.render(c, http.StatusOK, "verify", "Confirm your request", data)
+}
+
+func verifyProblem(err error) (msg, title string) {
+	switch {
+	case errors.Is(err, service.ErrTokenSpent):
+		return "This link was already used, or the request is confirmed already. There is nothing more to do: we have sent you an e-mail with your reference.", "Already confirmed"
+	case errors.Is(err, service.ErrTokenExpired):
+		return "This link has expired. For your protection, unconfirmed requests are deleted after a while. Please make the request again.", "This link has expired"
+	}
+	return "This link is not valid. Check that you copied the whole link from the e-mail.", "This link does not work"
+}
+
+type verifyForm struct {
+	Token string `form:"token"`
+}
+
+// confirmVerify spends the token and sends the subject to the page with
+// the reference and the due date.
+func (h *Handler) confirmVerify(c *gin.Context) {
+	limitBody(c, 4<<10)
+	var f verifyForm
+	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
+		h.fail(c, formError(err))
+		return
+	}
+	req, err := h.svc.Verify(c, f.Token, service.ViaLink)
+	if err != nil {
+		he := asHTTPError(err)
+		if he.Status >= 500 {
+			h.fail(c, err)
+			return
+		}
+		msg, title := verifyProblem(err)
+		h.pages.render(c, he.Status, "verify", "Confirm your request", map[string]any{"Problem": msg, "ProblemTitle": title})
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/verified?ref="+url.QueryEscape(req.Reference))
+}
+
+// showVerified shows the reference and due date of a confirmed request.
+// It reveals nothing personal: the type and a date, to whoever holds the
+// unguessable reference.
+func (h *Handler) showVerified(c *gin.Context) {
+	req, err := h.store.RequestByReference(c, c.Query("ref"))
+	if err != nil || req.VerifiedAt == nil {
+		h.fail(c, errNotFound)
+		return
+	}
+	h.pages.render(c, http.StatusOK, "verified", "Request confirmed", map[string]any{
+		"Reference": req.Reference, "TypeTitle": workflow.RequestType(req.Type).Title(),
+		"DueDate": req.DueAt.In(h.cfg.Calendar().Loc).Format("Monday, 2 January 2006"),
+	})
+}
+
+func humanHours(h float64) string {
+	if h >= 48 && int(h)%24 == 0 {
+		return strconv.Itoa(int(h)/24) + " days"
+	}
+	return strconv.Itoa(int(h)) + " hours"
+}

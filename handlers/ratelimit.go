@@ -1,0 +1,132 @@
+package handlers
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"math"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"rightsportal/config"
+)
+
+// limiter is a keyed GCRA rate limiter: each key may use Burst events at
+// once and then one per Every. It keeps one timestamp per key and
+// forgets keys whose allowance has fully recovered, so memory stays
+// bounded by the number of recently active clients.
+type limiter struct {
+	mu     sync.Mutex
+	every  time.Duration
+	burst  int
+	tat    map[string]time.Time // theoretical arrival time per key
+	now    func() time.Time
+	sweeps time.Time
+}
+
+func newLimiter(l config.Limit, now func() time.Time) *limiter {
+	return &limiter{every: l.Every.D(), burst: l.Burst, tat: map[string]time.Time{}, now: now}
+}
+
+// allow takes one event for key, or answers how long to wait.
+func (l *limiter) allow(key string) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	l.sweep(now)
+	tat := l.tat[key]
+	if tat.Before(now) {
+		tat = now
+	}
+	window := time.Duration(l.burst) * l.every
+	if tat.Sub(now) > window-l.every {
+		return false, tat.Sub(now) - (window - l.every)
+	}
+	l.tat[key] = tat.Add(l.every)
+	return true, 0
+}
+
+func (l *limiter) sweep(now time.Time) {
+	if now.Sub(l.sweeps) < time.Minute && len(l.tat) < 100_000 {
+		return
+	}
+	l.sweeps = now
+	for k, t := range l.tat {
+		if t.Before(now) {
+			delete(l.tat, k)
+		}
+	}
+}
+
+// limits are the portal's rate limits; nil limiters when turned off.
+type limits struct {
+	enabled                           bool
+	submitIP, submitEmail, verifyIP, inboundIP *limiter
+}
+
+func newLimits(c config.RateLimit, now func() time.Time) *limits {
+	return &limits{
+		enabled: c.Enabled,
+		submitIP: newLimiter(c.SubmitPerIP, now), submitEmail: newLimiter(c.SubmitPerEmail, now),
+		verifyIP: newLimiter(c.VerifyPerIP, now), inboundIP: newLimiter(c.InboundPerIP, now),
+	}
+}
+
+// clientKey is the client's address; IPv6 clients are grouped by /64,
+// the block one subscriber usually holds.
+func clientKey(c *gin.Context) string {
+	a, err := netip.ParseAddr(c.ClientIP())
+	if err != nil {
+		return c.ClientIP()
+	}
+	if a.Is6() && !a.Is4In6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.Unmap().String()
+}
+
+// take applies l to key and answers 429 with Retry-After when exhausted.
+func (h *Handler) take(c *gin.Context, l *limiter, key string) bool {
+	if !h.limits.enabled {
+		return true
+	}
+	ok, wait := l.allow(key)
+	if ok {
+		return true
+	}
+	secs := int(math.Ceil(wait.Seconds()))
+	c.Header("Retry-After", strconv.Itoa(max(secs, 1)))
+	h.fail(c, &httpError{http.StatusTooManyRequests, "rate_limited",
+		"Too many requests. Please wait " + strconv.Itoa(max(secs, 1)) + " seconds and try again.", nil})
+	return false
+}
+
+func (h *Handler) limitSubmit(c *gin.Context) {
+	if h.take(c, h.limits.submitIP, clientKey(c)) {
+		c.Next()
+	}
+}
+
+func (h *Handler) limitVerify(c *gin.Context) {
+	if h.take(c, h.limits.verifyIP, clientKey(c)) {
+		c.Next()
+	}
+}
+
+func (h *Handler) limitInbound(c *gin.Context) {
+	if h.take(c, h.limits.inboundIP, clientKey(c)) {
+		c.Next()
+	}
+}
+
+// takeEmail limits submissions per e-mail address, keyed by a hash so the
+// limiter holds no addresses.
+func (h *Handler) takeEmail(c *gin.Context, email string) bool {
+	sum := sha256.Sum256([]byte(email))
+	return h.take(c, h.limits.submitEmail, hex.EncodeToString(sum[:8]))
+}

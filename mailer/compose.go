@@ -1,0 +1,132 @@
+// Package mailer turns events into real MIME mail and back: it renders
+// outgoing mail from templates, queues nothing itself (the store writes
+// mail in the transaction of the change that caused it), sends queued
+// mail through SMTP or into .eml files from a job worker, and reads the
+// replies that come back.
+package mailer
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	htmltemplate "html/template"
+	"io/fs"
+	"net/mail"
+	"strings"
+	texttemplate "text/template"
+
+	"rightsportal/models"
+)
+
+// Composer renders mail from the templates in templates/mail: for each
+// kind a subject line and a text part (text/template) and an HTML part
+// (html/template, inside a shared layout).
+type Composer struct {
+	from        *mail.Address
+	replyLocal  string
+	replyDomain string
+	key         []byte
+	subjects    map[string]*texttemplate.Template
+	texts       map[string]*texttemplate.Template
+	htmls       map[string]*htmltemplate.Template
+}
+
+// Kinds are the mails the portal sends; each has three templates.
+func Kinds() []string {
+	return []string{"verification", "acknowledgment"}
+}
+
+// NewComposer parses every mail template once. key seals the secrets a
+// mail carries until it is sent (32 bytes, AES-256).
+func NewComposer(tfs fs.FS, from, replyLocal, replyDomain string, key []byte) (*Composer, error) {
+	addr, err := mail.ParseAddress(from)
+	if err != nil {
+		return nil, fmt.Errorf("mailer: sender %q: %w", from, err)
+	}
+	if len(key) != 32 {
+		return nil, fmt.Errorf("mailer: the sealing key must be 32 bytes, not %d", len(key))
+	}
+	c := &Composer{from: addr, replyLocal: replyLocal, replyDomain: replyDomain, key: key,
+		subjects: map[string]*texttemplate.Template{}, texts: map[string]*texttemplate.Template{},
+		htmls: map[string]*htmltemplate.Template{}}
+	for _, k := range Kinds() {
+		if c.subjects[k], err = texttemplate.ParseFS(tfs, "mail/"+k+".subject.txt"); err != nil {
+			return nil, fmt.Errorf("mailer: %w", err)
+		}
+		if c.texts[k], err = texttemplate.ParseFS(tfs, "mail/"+k+".txt"); err != nil {
+			return nil, fmt.Errorf("mailer: %w", err)
+		}
+		if c.htmls[k], err = htmltemplate.ParseFS(tfs, "mail/layout.html", "mail/"+k+".html"); err != nil {
+			return nil, fmt.Errorf("mailer: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// Secret stands in a rendered mail for a value that must not rest in the
+// database readable: a link or an address holding a token. The mail keeps
+// the placeholder; the value travels sealed and is put in only when sent.
+type Secret struct {
+	Placeholder string
+	Value       string
+}
+
+// NewSecret names a secret. The placeholder is made of characters that no
+// escaping (HTML, URL, quoted-printable) changes.
+func NewSecret(name, value string) Secret {
+	return Secret{Placeholder: "__SECRET_" + strings.ToUpper(name) + "__", Value: value}
+}
+
+// Message is what a caller asks to send.
+type Message struct {
+	Kind string
+	To   string
+	// ReplyToken, when set, makes the Reply-To address carry a token:
+	// <reply_local>+<token>@<reply_domain>, as a secret of its own.
+	ReplyToken string
+	Data       any
+	Secrets    []Secret
+}
+
+// Compose renders m into a mail row ready to be queued.
+func (c *Composer) Compose(m Message) (*models.Mail, error) {
+	if c.subjects[m.Kind] == nil {
+		return nil, fmt.Errorf("mailer: no templates for mail kind %q", m.Kind)
+	}
+	var subj, text, html bytes.Buffer
+	if err := c.subjects[m.Kind].Execute(&subj, m.Data); err != nil {
+		return nil, fmt.Errorf("mailer: render %s subject: %w", m.Kind, err)
+	}
+	if err := c.texts[m.Kind].Execute(&text, m.Data); err != nil {
+		return nil, fmt.Errorf("mailer: render %s text: %w", m.Kind, err)
+	}
+	if err := c.htmls[m.Kind].ExecuteTemplate(&html, "layout", m.Data); err != nil {
+		return nil, fmt.Errorf("mailer: render %s html: %w", m.Kind, err)
+	}
+	secrets := m.Secrets
+	replyTo := c.from.Address
+	if m.ReplyToken != "" {
+		s := NewSecret("reply_to", c.replyLocal+"+"+m.ReplyToken+"@"+c.replyDomain)
+		secrets = append(secrets, s)
+		replyTo = s.Placeholder
+	}
+	sealed, err := sealSecrets(c.key, secrets)
+	if err != nil {
+		return nil, err
+	}
+	return &models.Mail{
+		Kind: m.Kind, ToAddr: m.To, ReplyTo: replyTo,
+		Subject:  strings.Join(strings.Fields(subj.String()), " "),
+		TextBody: text.String(), HTMLBody: html.String(),
+		Sealed: sealed, MessageID: c.newMessageID(),
+	}, nil
+}
+
+// newMessageID is fixed when the mail is queued, so every retry and any
+// duplicate after a crash carries the same Message-ID.
+func (c *Composer) newMessageID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:]) + "@" + c.replyDomain
+}

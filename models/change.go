@@ -1,0 +1,164 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+	"gorm.io/gorm"
+)
+
+// QueueMail is the job queue outgoing mail goes through.
+const QueueMail = "mail"
+
+// SendMailArgs is the job that sends one queued Mail. It carries only the
+// mail's id: the message itself is in the mails table.
+type SendMailArgs struct {
+	MailID int64 `json:"mail_id"`
+}
+
+// Kind names the job for River.
+func (SendMailArgs) Kind() string { return "send_mail" }
+
+// InsertOpts puts mail on its own queue.
+func (SendMailArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueMail} }
+
+// Change is everything one action writes. Apply writes all of it in one
+// transaction or nothing.
+type Change struct {
+	// Create inserts a new request; otherwise RequestID and Version name
+	// the request and the version the decision was made on.
+	Create    *Request
+	RequestID string
+	Version   int
+	// Set holds the request columns to change, by column name.
+	Set map[string]any
+	// UseTokens are hashes of tokens this action spends: each must belong
+	// to the request and be unused, or the whole change is refused.
+	UseTokens []string
+	// RevokeTokens are purposes whose unused tokens stop working.
+	RevokeTokens []string
+	Tokens       []*Token
+	Event        *Event
+	Mails        []*Mail
+	Inbound      *Inbound
+}
+
+// Apply writes ch in one transaction. A stale Version gives ErrConflict,
+// a spent token ErrTokenUsed; either way nothing is written.
+func (s *Store) Apply(ctx context.Context, now time.Time, ch Change) (*Request, error) {
+	now = Now(now)
+	var out Request
+	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		id, err := writeRequest(tx, now, ch)
+		if err != nil {
+			return err
+		}
+		if err := spendTokens(tx, now, id, ch); err != nil {
+			return err
+		}
+		for _, t := range ch.Tokens {
+			t.RequestID, t.CreatedAt = id, now
+			if err := tx.Create(t).Error; err != nil {
+				return fmt.Errorf("models: insert token: %w", err)
+			}
+		}
+		if ch.Event != nil {
+			ch.Event.RequestID, ch.Event.CreatedAt = id, now
+			if err := s.appendEvent(tx, ch.Event); err != nil {
+				return err
+			}
+		}
+		if err := s.queueMails(ctx, tx, now, &id, ch.Mails); err != nil {
+			return err
+		}
+		if ch.Inbound != nil {
+			ch.Inbound.RequestID = id
+			if err := tx.Create(ch.Inbound).Error; err != nil {
+				return fmt.Errorf("models: insert inbound: %w", err)
+			}
+		}
+		return tx.Where("id = ?", id).Take(&out).Error
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+func writeRequest(tx *gorm.DB, now time.Time, ch Change) (string, error) {
+	if ch.Create != nil {
+		ch.Create.CreatedAt, ch.Create.UpdatedAt, ch.Create.Version = now, now, 1
+		if err := tx.Create(ch.Create).Error; err != nil {
+			if errors.Is(err, gorm.ErrDuplicatedKey) {
+				return "", fmt.Errorf("%w: request %s", ErrDuplicate, ch.Create.Reference)
+			}
+			return "", fmt.Errorf("models: insert request: %w", err)
+		}
+		return ch.Create.ID, nil
+	}
+	set := map[string]any{"updated_at": now, "version": gorm.Expr("version + 1")}
+	for k, v := range ch.Set {
+		set[k] = v
+	}
+	res := tx.Model(&Request{}).Where("id = ? AND version = ?", ch.RequestID, ch.Version).Updates(set)
+	if res.Error != nil {
+		return "", fmt.Errorf("models: update request: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		var n int64
+		if err := tx.Model(&Request{}).Where("id = ?", ch.RequestID).Count(&n).Error; err != nil {
+			return "", fmt.Errorf("models: update request: %w", err)
+		}
+		if n == 0 {
+			return "", fmt.Errorf("%w: request %s", ErrNotFound, ch.RequestID)
+		}
+		return "", fmt.Errorf("%w: request %s is no longer at version %d", ErrConflict, ch.RequestID, ch.Version)
+	}
+	return ch.RequestID, nil
+}
+
+func spendTokens(tx *gorm.DB, now time.Time, id string, ch Change) error {
+	for _, h := range ch.UseTokens {
+		res := tx.Model(&Token{}).Where("hash = ? AND request_id = ? AND used_at IS NULL", h, id).
+			Update("used_at", now)
+		if res.Error != nil {
+			return fmt.Errorf("models: spend token: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return ErrTokenUsed
+		}
+	}
+	if len(ch.RevokeTokens) > 0 {
+		err := tx.Model(&Token{}).Where("request_id = ? AND purpose IN ? AND used_at IS NULL", id, ch.RevokeTokens).
+			Update("used_at", now).Error
+		if err != nil {
+			return fmt.Errorf("models: revoke tokens: %w", err)
+		}
+	}
+	return nil
+}
+
+// queueMails writes each mail and its send job in the caller's
+// transaction: both commit with the change that caused them, or neither.
+func (s *Store) queueMails(ctx context.Context, tx *gorm.DB, now time.Time, requestID *string, mails []*Mail) error {
+	if len(mails) == 0 {
+		return nil
+	}
+	stx, err := sqlTx(tx)
+	if err != nil {
+		return err
+	}
+	for _, m := range mails {
+		m.RequestID, m.CreatedAt, m.Status = requestID, now, MailQueued
+		if err := tx.Create(m).Error; err != nil {
+			return fmt.Errorf("models: insert mail: %w", err)
+		}
+		if _, err := s.jobs.InsertTx(ctx, stx, SendMailArgs{MailID: m.ID}, &river.InsertOpts{MaxAttempts: s.mailAttempts}); err != nil {
+			return fmt.Errorf("models: queue mail %d: %w", m.ID, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,174 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Store is the one way into the database. On SQLite it holds two pools:
+// one connection for every write (SQLite has one writer; queuing writers
+// in Go is cheaper than SQLITE_BUSY retries) and several for reads, which
+// WAL lets run beside the writer.
+type Store struct {
+	w      *gorm.DB
+	r      *gorm.DB
+	wsql   *sql.DB
+	rsql   *sql.DB
+	jobs   *river.Client[*sql.Tx]
+	driver string
+	// mailAttempts is fixed on each mail job as it is queued.
+	mailAttempts int
+}
+
+// Options say which database to open and how to queue jobs.
+type Options struct {
+	Driver string
+	DSN    string
+	Log    *slog.Logger
+	// MailMaxAttempts is how often a mail is tried before it counts as
+	// failed; it is fixed on each job when the job is queued.
+	MailMaxAttempts int
+}
+
+// Open connects, migrates the schema (ours and the job engine's) and
+// returns a ready Store.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	driver, dsn, log := o.Driver, o.DSN, o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if driver != "sqlite" {
+		return nil, fmt.Errorf("models: database driver %q is not supported", driver)
+	}
+	if dir := filepath.Dir(sqlitePath(dsn)); dir != "." && dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("models: create database folder: %w", err)
+		}
+	}
+	cfg := &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true, TranslateError: true}
+	w, err := gorm.Open(sqlite.Open(sqliteDSN(dsn, true)), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("models: open %s: %w", driver, err)
+	}
+	wsql, _ := w.DB()
+	wsql.SetMaxOpenConns(1)
+	wsql.SetMaxIdleConns(1)
+	r, err := gorm.Open(sqlite.Open(sqliteDSN(dsn, false)), cfg)
+	if err != nil {
+		wsql.Close()
+		return nil, fmt.Errorf("models: open %s: %w", driver, err)
+	}
+	rsql, _ := r.DB()
+	n := max(4, 2*runtime.NumCPU())
+	rsql.SetMaxOpenConns(n)
+	rsql.SetMaxIdleConns(n)
+	s := &Store{w: w, r: r, wsql: wsql, rsql: rsql, driver: driver, mailAttempts: max(o.MailMaxAttempts, 1)}
+	if err := s.migrate(ctx, log); err != nil {
+		s.Close()
+		return nil, err
+	}
+	// An insert-only client: jobs are written inside our transactions
+	// here; the working client that runs them is built in cmd.
+	s.jobs, err = river.NewClient(riversqlite.New(wsql), &river.Config{Logger: log})
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("models: job client: %w", err)
+	}
+	return s, nil
+}
+
+// sqlitePath is the file part of a DSN ("file:x.db?..." or "x.db").
+func sqlitePath(dsn string) string {
+	p := strings.TrimPrefix(dsn, "file:")
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	return p
+}
+
+// sqliteDSN adds the settings a web application needs: WAL so readers do
+// not block the writer, a busy timeout instead of instant SQLITE_BUSY
+// (another process, such as the CLI, may hold the lock briefly), foreign
+// keys, synchronous=FULL so an acknowledged request survives a power
+// cut, and BEGIN IMMEDIATE for writers so a transaction never fails half
+// way when it upgrades from reading to writing.
+func sqliteDSN(dsn string, writer bool) string {
+	base := dsn
+	if !strings.HasPrefix(base, "file:") {
+		base = "file:" + base
+	}
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	opts := "_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=FULL"
+	if writer {
+		opts += "&_txlock=immediate"
+	} else {
+		opts += "&_query_only=true"
+	}
+	return base + sep + opts
+}
+
+func (s *Store) migrate(ctx context.Context, log *slog.Logger) error {
+	if err := s.w.WithContext(ctx).AutoMigrate(allModels()...); err != nil {
+		return fmt.Errorf("models: migrate: %w", err)
+	}
+	m, err := rivermigrate.New(riversqlite.New(s.wsql), &rivermigrate.Config{Logger: log})
+	if err != nil {
+		return fmt.Errorf("models: job migrations: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("models: job migrations: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools. Workers must have stopped first.
+func (s *Store) Close() error {
+	err := s.rsql.Close()
+	if e := s.wsql.Close(); e != nil {
+		err = e
+	}
+	return err
+}
+
+// Ping answers whether the database is reachable (for /readyz).
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.r.WithContext(ctx).Raw("SELECT 1").Scan(&one).Error
+}
+
+// WriterDB is the pool the job engine must share with the store, so that
+// a job and the change that caused it commit together.
+func (s *Store) WriterDB() *sql.DB { return s.wsql }
+
+// Driver names the database kind ("sqlite" or "postgres").
+func (s *Store) Driver() string { return s.driver }
+
+// sqlTx digs the database/sql transaction out of a gorm transaction so
+// that River can insert a job in it.
+func sqlTx(tx *gorm.DB) (*sql.Tx, error) {
+	switch p := tx.Statement.ConnPool.(type) {
+	case *sql.Tx:
+		return p, nil
+	case *gorm.PreparedStmtTX:
+		if t, ok := p.Tx.(*sql.Tx); ok {
+			return t, nil
+		}
+	}
+	return nil, fmt.Errorf("models: not in a database/sql transaction (%T)", tx.Statement.ConnPool)
+}

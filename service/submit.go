@@ -1,0 +1,177 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"rightsportal/config"
+	"rightsportal/mailer"
+	"rightsportal/models"
+	"rightsportal/workflow"
+)
+
+// SubmitInput is a new request as the subject gave it.
+type SubmitInput struct {
+	Type         string
+	Email        string
+	FullName     string
+	Jurisdiction string
+	Details      workflow.Details
+}
+
+// Submit validates a new request and files it: the request, its two
+// verification tokens (link and reply), the submit event and the
+// verification mail, in one transaction. The answer does not depend on
+// whether the address filed before.
+func (s *Service) Submit(ctx context.Context, in SubmitInput) (*models.Request, error) {
+	in, pol, err := s.checkSubmit(in)
+	if err != nil {
+		return nil, err
+	}
+	now := models.Now(s.now())
+	if _, err := workflow.Decide(workflow.Snapshot{}, workflow.Input{Action: workflow.ActionSubmit,
+		Actor: workflow.Actor{Kind: workflow.ActorSubject}, Now: now}); err != nil {
+		return nil, err
+	}
+	details, _ := json.Marshal(in.Details)
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, fmt.Errorf("service: new id: %w", err)
+	}
+	req := &models.Request{
+		ID: id.String(), Reference: newReference(), Type: in.Type, Status: string(workflow.StateUnverified),
+		Jurisdiction: in.Jurisdiction, Email: in.Email, FullName: in.FullName, Details: string(details),
+		VerifyBy: now.Add(s.cfg.Verification.Window.D()),
+		DueAt:    s.cal.EndOf(s.cal.End(s.cal.Today(now), pol.Rules.Period)),
+		Approvals: "[]",
+	}
+	link, linkHash := NewToken()
+	reply, replyHash := NewToken()
+	m, err := s.mail.Compose(mailer.Message{
+		Kind: "verification", To: req.Email, ReplyToken: reply,
+		Data: s.mailData(req, map[string]any{
+			"VerifyURL": verifySecret(s.cfg, link).Placeholder,
+			"ExpiresAt": s.formatTime(req.VerifyBy),
+		}),
+		Secrets: []mailer.Secret{verifySecret(s.cfg, link)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	ch := models.Change{
+		Create: req,
+		Tokens: []*models.Token{
+			{Purpose: models.TokenVerifyLink, Hash: linkHash, ExpiresAt: req.VerifyBy},
+			{Purpose: models.TokenVerifyReply, Hash: replyHash, ExpiresAt: req.VerifyBy},
+		},
+		Event: &models.Event{Action: string(workflow.ActionSubmit), ToState: req.Status,
+			ActorKind: string(workflow.ActorSubject)},
+		Mails: []*models.Mail{m},
+	}
+	out, err := s.store.Apply(ctx, now, ch)
+	if errors.Is(err, models.ErrDuplicate) {
+		// A reference collision (1 in 2^40 per pair): draw again once.
+		req.Reference = newReference()
+		out, err = s.store.Apply(ctx, now, ch)
+	}
+	return out, err
+}
+
+func verifySecret(cfg *config.Config, token string) mailer.Secret {
+	return mailer.NewSecret("verify_url", cfg.HTTP.BaseURL+"/verify?token="+token)
+}
+
+// checkSubmit normalises the input and lists everything wrong with it.
+func (s *Service) checkSubmit(in SubmitInput) (SubmitInput, *config.Policy, error) {
+	errs := map[string]string{}
+	t := workflow.RequestType(strings.TrimSpace(in.Type))
+	in.Type = string(t)
+	if !t.Valid() {
+		errs["type"] = "Choose which right you want to use."
+	}
+	email, msg := NormalizeEmail(in.Email)
+	in.Email = email
+	if msg != "" {
+		errs["email"] = msg
+	}
+	in.FullName = strings.Join(strings.Fields(in.FullName), " ")
+	if m := workflow.CheckText(in.FullName, workflow.MaxNameLen, false); m != "" {
+		errs["full_name"] = m
+	} else if in.FullName == "" {
+		errs["full_name"] = "Enter your name, so that we can find your data."
+	}
+	in.Jurisdiction = strings.TrimSpace(in.Jurisdiction)
+	if in.Jurisdiction == "" {
+		in.Jurisdiction = s.cfg.Jurisdictions.Default
+	}
+	pol := s.cfg.Policy(in.Jurisdiction)
+	switch {
+	case pol == nil:
+		errs["jurisdiction"] = "Choose where you live from the list."
+	case t.Valid() && !pol.Allows(t):
+		errs["type"] = fmt.Sprintf("This right is not available under %s.", pol.Name)
+	}
+	if t.Valid() {
+		in.Details = in.Details.Normalize(t)
+		for k, v := range in.Details.Validate(t) {
+			errs[k] = v
+		}
+	}
+	if len(errs) > 0 {
+		return in, nil, &ValidationError{Fields: errs}
+	}
+	return in, pol, nil
+}
+
+// NormalizeEmail trims and lower-cases an address and checks that it is
+// one bare address (no display name, no list, no header tricks). It
+// returns a message for the subject when it is not.
+func NormalizeEmail(raw string) (string, string) {
+	e := strings.ToLower(strings.TrimSpace(raw))
+	switch {
+	case e == "":
+		return "", "Enter your e-mail address."
+	case len(e) > workflow.MaxEmailLen:
+		return e, "This e-mail address is too long."
+	case workflow.CheckText(e, workflow.MaxEmailLen, false) != "" || strings.ContainsAny(e, " ,;<>\"()[]\\"):
+		return e, "Enter one e-mail address, like name@example.com."
+	}
+	a, err := mail.ParseAddress(e)
+	at := strings.LastIndexByte(e, '@')
+	if err != nil || a.Address != e || a.Name != "" || at < 1 || !strings.Contains(e[at+1:], ".") ||
+		strings.HasSuffix(e, ".") || strings.Contains(e[at+1:], "..") {
+		return e, "Enter a valid e-mail address, like name@example.com."
+	}
+	return e, ""
+}
+
+// mailData is what every mail template may use, plus extra.
+func (s *Service) mailData(r *models.Request, extra map[string]any) map[string]any {
+	t := workflow.RequestType(r.Type)
+	d := map[string]any{
+		"Org": s.cfg.Organisation.Name, "OrgContact": s.cfg.Organisation.PrivacyContact,
+		"BaseURL": s.cfg.HTTP.BaseURL, "Name": r.FullName, "Reference": r.Reference,
+		"TypeTitle": t.Title(), "TypeNoun": t.Noun(), "Type": r.Type,
+	}
+	for k, v := range extra {
+		d[k] = v
+	}
+	return d
+}
+
+// formatTime shows an instant in the organisation's time zone.
+func (s *Service) formatTime(t time.Time) string {
+	return t.In(s.cal.Loc).Format("2 January 2006, 15:04 MST")
+}
+
+// formatDate shows the local date of an instant.
+func (s *Service) formatDate(t time.Time) string {
+	return t.In(s.cal.Loc).Format("Monday, 2 January 2006")
+}
