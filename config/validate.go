@@ -169,9 +169,9 @@ func (c *Config) checkMail(v *checker) {
 	if m.Inbound.MaxBytes < 64<<10 || m.Inbound.KeepBytes < 1<<10 {
 		v.bad("mail.inbound", "max_bytes must be at least 65536 and keep_bytes at least 1024")
 	}
-	if m.MaxAttempts < 1 || m.MaxBackoff.D() < time.Second || m.SendTimeout.D() < time.Second ||
+	if m.MaxAttempts < 1 || m.MaxBackoff.D() < 10*time.Millisecond || m.SendTimeout.D() < time.Second ||
 		m.RescueAfter.D() <= m.SendTimeout.D() || m.PollInterval.D() < 10*time.Millisecond {
-		v.bad("mail", "max_attempts ≥ 1, max_backoff ≥ 1s, send_timeout ≥ 1s, rescue_after > send_timeout and poll_interval ≥ 10ms")
+		v.bad("mail", "max_attempts ≥ 1, max_backoff ≥ 10ms, send_timeout ≥ 1s, rescue_after > send_timeout and poll_interval ≥ 10ms")
 	}
 }
 

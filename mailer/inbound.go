@@ -354,6 +354,9 @@ func inboundDecodePart(h inboundHeader, body io.Reader, params map[string]string
 func inboundBase64(raw []byte) []byte {
 	clean := make([]byte, 0, len(raw))
 	for _, c := range raw {
+		if c == '=' {
+			break // padding ends the data; what follows is junk
+		}
 		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' {
 			clean = append(clean, c)
 		}
@@ -549,7 +552,7 @@ func replyHTMLText(s string) string {
 		s = s[end+1:]
 		skip, depth = replyTag(&b, name, closing, skip, depth)
 	}
-	return replyTidyLines(strings.ReplaceAll(html.UnescapeString(b.String()), "\u00a0", " "))
+	return strings.TrimSpace(replyTidyLines(strings.ReplaceAll(html.UnescapeString(b.String()), "\u00a0", " ")))
 }
 
 // replyTag applies one tag: it enters or leaves a dropped element, or
@@ -566,6 +569,7 @@ func replyTag(b *strings.Builder, name string, closing bool, skip string, depth 
 			skip = ""
 		}
 	case !closing && (name == "style" || name == "script" || name == "head" || name == "title" || name == "blockquote"):
+		b.WriteString("\n")
 		return name, 1
 	case name == "br" || closing && (name == "p" || name == "div" || name == "li" || name == "tr" || name == "table" ||
 		len(name) == 2 && name[0] == 'h' && name[1] >= '1' && name[1] <= '6'):

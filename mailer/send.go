@@ -3,6 +3,7 @@ package mailer
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -28,6 +29,8 @@ type SMTPConfig struct {
 	Timeout  time.Duration
 	// InsecureSkipVerify accepts any certificate (test relays only).
 	InsecureSkipVerify bool
+	// RootCAs, when set, replaces the system's trusted roots (tests).
+	RootCAs *x509.CertPool
 	// HELO is the name we greet the relay with.
 	HELO string
 }
@@ -48,7 +51,7 @@ func NewSMTPSender(cfg SMTPConfig) (*SMTPSender, error) {
 func (c SMTPConfig) client() (*gomail.Client, error) {
 	opts := []gomail.Option{
 		gomail.WithPort(c.Port), gomail.WithTimeout(c.Timeout),
-		gomail.WithTLSConfig(&tls.Config{ServerName: c.Host, InsecureSkipVerify: c.InsecureSkipVerify, MinVersion: tls.VersionTLS12}),
+		gomail.WithTLSConfig(&tls.Config{ServerName: c.Host, InsecureSkipVerify: c.InsecureSkipVerify, RootCAs: c.RootCAs, MinVersion: tls.VersionTLS12}),
 	}
 	switch c.TLS {
 	case "none":

@@ -13,11 +13,10 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
 
 	"rightsportal/handlers"
 	"rightsportal/mailer"
-	"rightsportal/models"
+	"rightsportal/jobs"
 )
 
 // serve runs the portal until ctx ends, then shuts down in order: stop
@@ -102,31 +101,7 @@ func (a *app) mailMode() string {
 
 // jobClient is the River client that works the queues.
 func (a *app) jobClient() (*river.Client[*sql.Tx], error) {
-	m := a.cfg.Mail
-	var sender mailer.Sender = mailer.FileSender{Dir: m.Dir}
-	if m.Host() != "" {
-		s, err := mailer.NewSMTPSender(mailer.SMTPConfig{Host: m.SMTP.Host, Port: m.SMTP.Port, TLS: m.SMTP.TLS,
-			Username: m.SMTP.Username, Password: m.SMTP.Password, Timeout: m.SendTimeout.D(),
-			InsecureSkipVerify: m.SMTP.InsecureSkipVerify, HELO: m.ReplyDomain})
-		if err != nil {
-			return nil, err
-		}
-		sender = s
-	}
-	workers := river.NewWorkers()
-	river.AddWorker(workers, &mailer.SendWorker{Outbox: a.store, Sender: sender, From: m.From, Key: a.key,
-		SendTimeout: m.SendTimeout.D(), Log: a.log.With("component", "mail"), LogLinks: m.Host() == ""})
-	return river.NewClient(riversqlite.New(a.store.WriterDB()), &river.Config{
-		Queues:               map[string]river.QueueConfig{models.QueueMail: {MaxWorkers: 4}},
-		Workers:              workers,
-		Logger:               jobLog(a.logOut),
-		PollOnly:             true,
-		FetchPollInterval:    m.PollInterval.D(),
-		FetchCooldown:        min(m.PollInterval.D(), 100*time.Millisecond),
-		RetryPolicy:          mailer.RetryPolicy{Base: 5 * time.Second, Max: m.MaxBackoff.D()},
-		RescueStuckJobsAfter: m.RescueAfter.D(),
-		JobTimeout:           m.SendTimeout.D(),
-	})
+	return jobs.New(jobs.Deps{Store: a.store, Config: a.cfg, Key: a.key, Log: a.log, JobLog: jobLog(a.logOut)})
 }
 
 // startInbound starts the inbound SMTP listener when an address is set.

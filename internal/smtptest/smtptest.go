@@ -1,0 +1,287 @@
+// Package smtptest runs a real SMTP server (github.com/emersion/go-smtp)
+// in-process for tests: plain, STARTTLS or implicit TLS, with or without
+// AUTH PLAIN, and with switchable failure modes (temporary refusal,
+// permanent refusal, dropped connections, a hanging server).
+package smtptest
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"io"
+	"math/big"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// Mode is how the server answers DATA.
+type Mode int
+
+// The failure modes.
+const (
+	Accept   Mode = iota // 250
+	TempFail             // 451 at DATA end
+	PermFail             // 554 at RCPT
+	Drop                 // close the connection at MAIL
+	Hang                 // never answer DATA (until the client gives up)
+)
+
+// Options configure a Server.
+type Options struct {
+	StartTLS    bool
+	ImplicitTLS bool
+	Username    string
+	Password    string
+}
+
+// Message is one accepted message.
+type Message struct {
+	From string
+	To   []string
+	Data []byte
+}
+
+// Server is a running test SMTP server.
+type Server struct {
+	Host    string
+	Port    int
+	RootCAs *x509.CertPool
+
+	t       testing.TB
+	opts    Options
+	srv     *smtp.Server
+	ln      net.Listener
+	tlsConf *tls.Config
+	mu      sync.Mutex
+	mode    Mode
+	msgs    []Message
+	tries   int
+	changed chan struct{}
+}
+
+// Start runs a server on a free loopback port until the test ends.
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	s := &Server{t: t, opts: opts, changed: make(chan struct{})}
+	s.tlsConf, s.RootCAs = selfSigned(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("smtptest: listen: %v", err)
+	}
+	addr := ln.Addr().(*net.TCPAddr)
+	s.Host, s.Port = "127.0.0.1", addr.Port
+	s.serve(ln)
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *Server) serve(ln net.Listener) {
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		return &session{s: s}, nil
+	}))
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = !s.opts.StartTLS && !s.opts.ImplicitTLS
+	srv.ReadTimeout = 30 * time.Second
+	srv.WriteTimeout = 30 * time.Second
+	if s.opts.StartTLS || s.opts.ImplicitTLS {
+		srv.TLSConfig = s.tlsConf
+	}
+	if s.opts.ImplicitTLS {
+		ln = tls.NewListener(ln, s.tlsConf)
+	}
+	s.mu.Lock()
+	s.srv, s.ln = srv, ln
+	s.mu.Unlock()
+	go srv.Serve(ln)
+}
+
+// Addr is host:port.
+func (s *Server) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
+
+// Close stops the server: connections are refused until Restart.
+func (s *Server) Close() {
+	s.mu.Lock()
+	srv := s.srv
+	s.srv = nil
+	s.mu.Unlock()
+	if srv != nil {
+		srv.Close()
+	}
+}
+
+// Restart listens again on the same port after Close.
+func (s *Server) Restart() {
+	s.t.Helper()
+	var ln net.Listener
+	var err error
+	for i := 0; i < 50; i++ {
+		if ln, err = net.Listen("tcp", s.Addr()); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		s.t.Fatalf("smtptest: listen again: %v", err)
+	}
+	s.serve(ln)
+}
+
+// SetMode switches how the server answers from now on.
+func (s *Server) SetMode(m Mode) {
+	s.mu.Lock()
+	s.mode = m
+	s.mu.Unlock()
+}
+
+func (s *Server) currentMode() Mode {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mode
+}
+
+// Messages returns a copy of the accepted messages.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Message(nil), s.msgs...)
+}
+
+// Tries counts MAIL commands seen, delivered or not.
+func (s *Server) Tries() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tries
+}
+
+// Wait blocks until at least n messages were accepted or the timeout
+// passes, and returns what was accepted.
+func (s *Server) Wait(n int, timeout time.Duration) []Message {
+	deadline := time.After(timeout)
+	for {
+		s.mu.Lock()
+		got, ch := len(s.msgs), s.changed
+		s.mu.Unlock()
+		if got >= n {
+			return s.Messages()
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			return s.Messages()
+		}
+	}
+}
+
+type session struct {
+	s    *Server
+	from string
+	to   []string
+	auth bool
+}
+
+func (x *session) AuthMechanisms() []string {
+	if x.s.opts.Username == "" {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+func (x *session) Auth(mech string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(identity, user, pass string) error {
+		if user != x.s.opts.Username || pass != x.s.opts.Password {
+			return errors.New("invalid credentials")
+		}
+		x.auth = true
+		return nil
+	}), nil
+}
+
+func (x *session) Mail(from string, _ *smtp.MailOptions) error {
+	x.s.mu.Lock()
+	x.s.tries++
+	mode := x.s.mode
+	x.s.mu.Unlock()
+	if x.s.opts.Username != "" && !x.auth {
+		return smtp.ErrAuthRequired
+	}
+	if mode == Drop {
+		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "closing"}
+	}
+	x.from = from
+	return nil
+}
+
+func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	x.s.mu.Lock()
+	mode := x.s.mode
+	x.s.mu.Unlock()
+	if mode == PermFail {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+	}
+	x.to = append(x.to, to)
+	return nil
+}
+
+func (x *session) Data(r io.Reader) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	x.s.mu.Lock()
+	mode := x.s.mode
+	x.s.mu.Unlock()
+	switch mode {
+	case TempFail:
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}
+	case Hang:
+		// Hold the client until the test switches the mode back, then
+		// fail this attempt so the client retries cleanly.
+		for i := 0; i < 2400 && x.s.currentMode() == Hang; i++ {
+			time.Sleep(50 * time.Millisecond)
+		}
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "timed out"}
+	}
+	x.s.mu.Lock()
+	x.s.msgs = append(x.s.msgs, Message{From: x.from, To: x.to, Data: data})
+	close(x.s.changed)
+	x.s.changed = make(chan struct{})
+	x.s.mu.Unlock()
+	return nil
+}
+
+func (x *session) Reset()        { x.from, x.to = "", nil }
+func (x *session) Logout() error { return nil }
+
+// selfSigned makes a certificate for 127.0.0.1 and localhost, and the
+// pool a client needs to trust it.
+func selfSigned(t testing.TB) (*tls.Config, *x509.CertPool) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "smtptest"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, pool
+}

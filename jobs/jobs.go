@@ -1,0 +1,88 @@
+// Package jobs builds the job engine (River) that runs the portal's
+// background work: sending queued mail now, periodic work later. Jobs are
+// inserted by models inside the transaction of the change that caused
+// them; this client only works them.
+package jobs
+
+import (
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+
+	"rightsportal/config"
+	"rightsportal/mailer"
+	"rightsportal/models"
+)
+
+// Deps are what the workers need.
+type Deps struct {
+	Store  *models.Store
+	Config *config.Config
+	// Key opens the sealed secrets of queued mail.
+	Key []byte
+	// Sender overrides the sender the configuration names (tests).
+	Sender mailer.Sender
+	Log    *slog.Logger
+	// JobLog receives the engine's own logs.
+	JobLog *slog.Logger
+}
+
+// NewSender is the mail sender the configuration asks for: the SMTP relay,
+// or .eml files when no relay is set.
+func NewSender(cfg *config.Config) (mailer.Sender, error) {
+	m := cfg.Mail
+	if m.Host() == "" {
+		return mailer.FileSender{Dir: m.Dir}, nil
+	}
+	return mailer.NewSMTPSender(mailer.SMTPConfig{Host: m.SMTP.Host, Port: m.SMTP.Port, TLS: m.SMTP.TLS,
+		Username: m.SMTP.Username, Password: m.SMTP.Password, Timeout: m.SendTimeout.D(),
+		InsecureSkipVerify: m.SMTP.InsecureSkipVerify, HELO: m.ReplyDomain})
+}
+
+// New builds the River client that works the queues. Start it with
+// Start(ctx); stop it with Stop(ctx), which lets running jobs finish.
+func New(d Deps) (*river.Client[*sql.Tx], error) {
+	m := d.Config.Mail
+	sender := d.Sender
+	if sender == nil {
+		s, err := NewSender(d.Config)
+		if err != nil {
+			return nil, err
+		}
+		sender = s
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &mailer.SendWorker{Outbox: d.Store, Sender: sender, From: m.From, Key: d.Key,
+		SendTimeout: m.SendTimeout.D(), Log: d.Log.With("component", "mail"), LogLinks: m.Host() == "" && d.Sender == nil})
+	jobLog := d.JobLog
+	if jobLog == nil {
+		jobLog = d.Log
+	}
+	c, err := river.NewClient(riversqlite.New(d.Store.WriterDB()), &river.Config{
+		Queues:            map[string]river.QueueConfig{models.QueueMail: {MaxWorkers: 4}},
+		Workers:           workers,
+		Logger:            jobLog,
+		PollOnly:          true,
+		FetchPollInterval: m.PollInterval.D(),
+		FetchCooldown:     min(m.PollInterval.D(), 100*time.Millisecond),
+		RetryPolicy:       mailer.RetryPolicy{Base: retryBase(m), Max: m.MaxBackoff.D()},
+		// A send that was running in a process that died is retried after
+		// this; it must be longer than any send can take.
+		RescueStuckJobsAfter: m.RescueAfter.D(),
+		JobTimeout:           m.SendTimeout.D(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: %w", err)
+	}
+	return c, nil
+}
+
+// retryBase is the first retry delay: 5 s, or less when the whole backoff
+// is configured shorter (tests).
+func retryBase(m config.Mail) time.Duration {
+	return min(5*time.Second, m.MaxBackoff.D())
+}
