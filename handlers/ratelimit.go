@@ -64,13 +64,13 @@ func (l *limiter) sweep(now time.Time) {
 
 // limits are the portal's rate limits; nil limiters when turned off.
 type limits struct {
-	enabled                           bool
+	enabled                                    bool
 	submitIP, submitEmail, verifyIP, inboundIP *limiter
 }
 
 func newLimits(c config.RateLimit, now func() time.Time) *limits {
 	return &limits{
-		enabled: c.Enabled,
+		enabled:  c.Enabled,
 		submitIP: newLimiter(c.SubmitPerIP, now), submitEmail: newLimiter(c.SubmitPerEmail, now),
 		verifyIP: newLimiter(c.VerifyPerIP, now), inboundIP: newLimiter(c.InboundPerIP, now),
 	}

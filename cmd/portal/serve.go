@@ -15,8 +15,8 @@ import (
 	"github.com/riverqueue/river"
 
 	"rightsportal/handlers"
-	"rightsportal/mailer"
 	"rightsportal/jobs"
+	"rightsportal/mailer"
 )
 
 // serve runs the portal until ctx ends, then shuts down in order: stop
