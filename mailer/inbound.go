@@ -233,8 +233,9 @@ var inboundSubjectPrefixes = []string{
 // signal suffices (SPEC §8): acting on an auto-reply could verify a request
 // for someone who never read the mail.
 func inboundAutoWhy(h mail.Header, env Envelope, r *Reply, types []string) string {
-	if v := inboundHeaderWord(h.Get("Auto-Submitted")); v != "" && v != "no" {
-		return "Auto-Submitted: " + v
+	// An empty Auto-Submitted is malformed; staying silent is the safe side.
+	if v, ok := h["Auto-Submitted"]; ok && (len(v) == 0 || inboundHeaderWord(v[0]) != "no") {
+		return strings.TrimSpace("Auto-Submitted: " + inboundHeaderWord(h.Get("Auto-Submitted")))
 	}
 	switch v := inboundHeaderWord(h.Get("Precedence")); v {
 	case "bulk", "junk", "list", "auto_reply":
@@ -404,24 +405,24 @@ func inboundToUTF8(charset string, b []byte) string {
 // sentence wrapped by the client reads as one line again. Quoted lines keep
 // their depth; they are dropped later anyway.
 func replyUnflow(s string, delsp bool) string {
-	var out []string
-	open := false // the previous line ended with a soft break
-	prevDepth := 0
-	for _, line := range strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n") {
+	var out strings.Builder
+	open, prevDepth := false, 0 // open: the previous line ended with a soft break
+	for i, line := range strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n") {
 		depth := len(line) - len(strings.TrimLeft(line, ">"))
 		content := strings.TrimPrefix(line[depth:], " ") // space-stuffing
-		if open && depth == prevDepth {
-			out[len(out)-1] += content
-		} else {
-			out = append(out, strings.Repeat(">", depth)+replySpaceIf(depth > 0)+content)
+		if !open || depth != prevDepth {
+			if i > 0 {
+				out.WriteByte('\n')
+			}
+			out.WriteString(strings.Repeat(">", depth) + replySpaceIf(depth > 0))
 		}
-		soft := strings.HasSuffix(content, " ") && content != "-- "
-		if soft && delsp {
-			out[len(out)-1] = strings.TrimSuffix(out[len(out)-1], " ")
+		open, prevDepth = strings.HasSuffix(content, " ") && content != "-- ", depth
+		if open && delsp {
+			content = strings.TrimSuffix(content, " ")
 		}
-		open, prevDepth = soft, depth
+		out.WriteString(content)
 	}
-	return strings.Join(out, "\n")
+	return out.String()
 }
 
 func replySpaceIf(b bool) string {
@@ -541,10 +542,18 @@ func replyHTMLText(s string) string {
 			continue
 		}
 		end := strings.IndexByte(s, '>')
-		name, closing := replyTagName(s)
-		if end < 0 || name == "" {
+		if end < 0 {
+			// No tag can close from here on, so the rest is text; stopping
+			// also keeps a run of bare '<' from costing quadratic time.
 			if skip == "" {
-				b.WriteString("&lt;") // a bare '<' is text; unescaped below
+				b.WriteString(replyCollapse(s))
+			}
+			break
+		}
+		name, closing := replyTagName(s)
+		if name == "" {
+			if skip == "" {
+				b.WriteByte('<') // a '<' not opening a tag is text
 			}
 			s = s[1:]
 			continue

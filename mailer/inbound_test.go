@@ -29,74 +29,97 @@ func inboundReadCorpus(t testing.TB, name string) []byte {
 	return raw
 }
 
+// inboundCorpusCase is what one corpus message must parse to.
+type inboundCorpusCase struct {
+	file    string
+	from    string
+	tokens  []string
+	autoWhy string   // "" means not Auto
+	subject string   // "" means not checked
+	text    []string // must all be in Text
+	notText []string // must none be in Text
+}
+
+var inboundCorpusTok = []string{inboundTestToken}
+
+var inboundCorpusCases = []inboundCorpusCase{
+	{file: "gmail_reply.eml", from: "jane.doe@example.com", tokens: inboundCorpusTok,
+		text:    []string{"Yes, I filed this request myself – please go ahead and send me a copy of my data.", "Thanks,\nJane"},
+		notText: []string{inboundHistory, "wrote:", "verify?token", "privacy+"}},
+	{file: "outlook_reply.eml", from: "jane.doe@example.com", tokens: inboundCorpusTok,
+		subject: "RE: Please confirm your request for access to your data",
+		text:    []string{"I’m happy to confirm that the request is mine – please send the data to this address.", "Kind regards,\nJane Doe"},
+		notText: []string{inboundHistory, "From:", "Sent:", "____"}},
+	{file: "apple_mail_reply.eml", from: "jane.doe@example.com", tokens: inboundCorpusTok,
+		text:    []string{"ja, das war ich. Bitte bearbeiten Sie meine Anfrage auf Auskunft über meine gespeicherten Daten und schicken Sie die Kopie an diese Adresse.", "Viele Grüße"},
+		notText: []string{inboundHistory, "schrieb", "Musterstraße", "-- "}},
+	{file: "html_only_reply.eml", from: "jane.doe@example.com", tokens: inboundCorpusTok,
+		subject: "Re: Please confirm your request – café",
+		text:    []string{"I confirm that I made this request & I would like the copy sent by e-mail, not by post.", "Merci à vous – and thanks in advance.\nJane"},
+		notText: []string{inboundHistory, "wrote:", "nested quote", "trackOpen", "font-family", "<", "Zürich"}},
+	{file: "out_of_office.eml", from: "jane.doe@example.com", tokens: inboundCorpusTok,
+		autoWhy: "Auto-Submitted: auto-replied",
+		text:    []string{"I am out of the office until 10 November 2026 with limited access to email."}},
+	// The bounce and the list mail carry a valid token, and still must
+	// never act: Auto wins over Tokens.
+	{file: "bounce_dsn.eml", from: "mailer-daemon@mx.example.com", tokens: inboundCorpusTok,
+		autoWhy: "Auto-Submitted: auto-replied",
+		text:    []string{"could not\nbe delivered"},
+		notText: []string{"Reporting-MTA", "Final-Recipient"}},
+	{file: "forged_from.eml", from: "mallory@attacker.example", tokens: inboundCorpusTok,
+		text: []string{"Yes, this is my request, please send everything to this address."}},
+	{file: "mailing_list.eml", from: "jane.doe@example.com", tokens: inboundCorpusTok,
+		autoWhy: "Precedence: list",
+		text:    []string{"Yes, please go ahead, I confirm the request I filed."}},
+	{file: "delivered_to_only.eml", from: "jane.doe@example.com", tokens: inboundCorpusTok,
+		text:    []string{"I am the person who filed the request; I confirm it."},
+		notText: []string{inboundHistory, "wrote:", "Jane Doe"}},
+}
+
 func TestInboundCorpus(t *testing.T) {
-	tok := []string{inboundTestToken}
-	tests := []struct {
-		file    string
-		from    string
-		tokens  []string
-		autoWhy string   // "" means not Auto
-		subject string   // "" means not checked
-		text    []string // must all be in Text
-		notText []string // must none be in Text
-	}{
-		{file: "gmail_reply.eml", from: "jane.doe@example.com", tokens: tok,
-			text:    []string{"Yes, I filed this request myself – please go ahead and send me a copy of my data.", "Thanks,\nJane"},
-			notText: []string{inboundHistory, "wrote:", "verify?token", "privacy+"}},
-		{file: "outlook_reply.eml", from: "jane.doe@example.com", tokens: tok,
-			subject: "RE: Please confirm your request for access to your data",
-			text:    []string{"I’m happy to confirm that the request is mine – please send the data to this address.", "Kind regards,\nJane Doe"},
-			notText: []string{inboundHistory, "From:", "Sent:", "____"}},
-		{file: "apple_mail_reply.eml", from: "jane.doe@example.com", tokens: tok,
-			text:    []string{"ja, das war ich. Bitte bearbeiten Sie meine Anfrage auf Auskunft über meine gespeicherten Daten und schicken Sie die Kopie an diese Adresse.", "Viele Grüße"},
-			notText: []string{inboundHistory, "schrieb", "Musterstraße", "-- "}},
-		{file: "html_only_reply.eml", from: "jane.doe@example.com", tokens: tok,
-			subject: "Re: Please confirm your request – café",
-			text:    []string{"I confirm that I made this request & I would like the copy sent by e-mail, not by post.", "Merci à vous – and thanks in advance.\nJane"},
-			notText: []string{inboundHistory, "wrote:", "nested quote", "trackOpen", "font-family", "<", "Zürich"}},
-		{file: "out_of_office.eml", from: "jane.doe@example.com", tokens: tok,
-			autoWhy: "Auto-Submitted: auto-replied",
-			text:    []string{"I am out of the office until 10 November 2026 with limited access to email."}},
-		{file: "bounce_dsn.eml", from: "mailer-daemon@mx.example.com", tokens: tok,
-			autoWhy: "Auto-Submitted: auto-replied",
-			text:    []string{"could not\nbe delivered"},
-			notText: []string{"Reporting-MTA", "Final-Recipient"}},
-		{file: "forged_from.eml", from: "mallory@attacker.example", tokens: tok,
-			text: []string{"Yes, this is my request, please send everything to this address."}},
-		{file: "mailing_list.eml", from: "jane.doe@example.com", tokens: tok,
-			autoWhy: "Precedence: list",
-			text:    []string{"Yes, please go ahead, I confirm the request I filed."}},
-		{file: "delivered_to_only.eml", from: "jane.doe@example.com", tokens: tok,
-			text:    []string{"I am the person who filed the request; I confirm it."},
-			notText: []string{inboundHistory, "wrote:", "Jane Doe"}},
+	// Every corpus file must have a case, so that none sits there untested.
+	files, _ := filepath.Glob(filepath.Join("testdata", "inbound", "*.eml"))
+	covered := map[string]bool{}
+	for _, tt := range inboundCorpusCases {
+		covered[tt.file] = true
 	}
-	for _, tt := range tests {
+	for _, f := range files {
+		if !covered[filepath.Base(f)] {
+			t.Errorf("%s has no case in inboundCorpusCases", f)
+		}
+	}
+	for _, tt := range inboundCorpusCases {
 		t.Run(tt.file, func(t *testing.T) {
 			r, err := ParseReply(inboundReadCorpus(t, tt.file), Envelope{}, inboundTestLocal, inboundTestDomain)
 			if err != nil {
 				t.Fatalf("ParseReply: %v", err)
 			}
-			if r.From != tt.from {
-				t.Errorf("From = %q, want %q", r.From, tt.from)
-			}
-			if !slices.Equal(r.Tokens, tt.tokens) {
-				t.Errorf("Tokens = %q, want %q", r.Tokens, tt.tokens)
-			}
-			if r.Auto != (tt.autoWhy != "") || r.AutoWhy != tt.autoWhy {
-				t.Errorf("Auto, AutoWhy = %v, %q; want %q", r.Auto, r.AutoWhy, tt.autoWhy)
-			}
-			if tt.subject != "" && r.Subject != tt.subject {
-				t.Errorf("Subject = %q, want %q", r.Subject, tt.subject)
-			}
-			if r.MessageID == "" || strings.ContainsAny(r.MessageID, "<> ") {
-				t.Errorf("MessageID = %q", r.MessageID)
-			}
-			if r.DMARCFail {
-				t.Error("DMARCFail = true for a message whose DMARC passed")
-			}
-			inboundCheckText(t, r.Text, tt.text, tt.notText)
+			inboundCheckCorpus(t, tt, r)
 		})
 	}
+}
+
+func inboundCheckCorpus(t *testing.T, tt inboundCorpusCase, r *Reply) {
+	t.Helper()
+	if r.From != tt.from {
+		t.Errorf("From = %q, want %q", r.From, tt.from)
+	}
+	if !slices.Equal(r.Tokens, tt.tokens) {
+		t.Errorf("Tokens = %q, want %q", r.Tokens, tt.tokens)
+	}
+	if r.Auto != (tt.autoWhy != "") || r.AutoWhy != tt.autoWhy {
+		t.Errorf("Auto, AutoWhy = %v, %q; want %q", r.Auto, r.AutoWhy, tt.autoWhy)
+	}
+	if tt.subject != "" && r.Subject != tt.subject {
+		t.Errorf("Subject = %q, want %q", r.Subject, tt.subject)
+	}
+	if r.MessageID == "" || strings.ContainsAny(r.MessageID, "<> ") {
+		t.Errorf("MessageID = %q", r.MessageID)
+	}
+	if r.DMARCFail {
+		t.Error("DMARCFail = true for a message whose DMARC passed")
+	}
+	inboundCheckText(t, r.Text, tt.text, tt.notText)
 }
 
 func inboundCheckText(t *testing.T, got string, want, notWant []string) {
@@ -254,6 +277,7 @@ func TestParseReplyAuto(t *testing.T) {
 		autoWhy string
 	}{
 		{"Auto-Submitted no", "Auto-Submitted: No\r\n", ""},
+		{"Auto-Submitted empty", "Auto-Submitted:\r\n", "Auto-Submitted:"},
 		{"Auto-Submitted with parameters", "Auto-Submitted: auto-generated; owner-email=\"x@y\"\r\n", "Auto-Submitted: auto-generated"},
 		{"Precedence bulk", "Precedence: Bulk\r\n", "Precedence: bulk"},
 		{"Precedence junk", "Precedence: junk\r\n", "Precedence: junk"},
@@ -396,6 +420,10 @@ func TestInboundBodyDecoding(t *testing.T) {
 			"WWVz LCBp\r\ndCdzIG1p bmUu\r\n==junk", "Yes, it's mine."},
 		{"unknown charset, invalid bytes", "Content-Type: text/plain; charset=x-unknown\r\n", "ok \xff ok", "ok \uFFFD ok"},
 		{"no content type", "", "plain", "plain"},
+		{"format=flowed", "Content-Type: text/plain; format=flowed\r\n",
+			"\r\nOne \r\ntwo \r\n three.\r\n> quoted \r\n> more\r\n-- \r\nsig", "One two three."},
+		{"format=flowed delsp", "Content-Type: text/plain; format=flowed; delsp=yes\r\n",
+			"Zusammen \r\ngeschrieben.\r\n\r\nNeu.", "Zusammengeschrieben.\n\nNeu."},
 		{"related inside mixed inside alternative",
 			"Content-Type: multipart/mixed; boundary=m\r\n",
 			"--m\r\nContent-Type: multipart/alternative; boundary=a\r\n\r\n--a\r\nContent-Type: multipart/related; boundary=r\r\n\r\n" +

@@ -142,11 +142,13 @@ func Decide(s Snapshot, in Input) (Outcome, error) {
 	if in.Actor.Kind != t.Actor {
 		return Outcome{}, refuse(ErrForbidden, in.Action, s.State, "", "%s is an action for the %s, not the %s", in.Action, t.Actor, orNobody(in.Actor.Kind))
 	}
-	if !slices.Contains(t.From, s.State) {
-		return Outcome{}, refuse(ErrNotAllowed, in.Action, s.State, "", "%s is not possible while the request is %s", in.Action, stateName(s.State))
-	}
+	// Who may act does not depend on the state: a nameless staff member is
+	// refused as such, whatever the request's state.
 	if t.Actor == ActorStaff && in.Actor.ID == "" {
 		return Outcome{}, refuse(ErrForbidden, in.Action, s.State, "", "%s needs a named staff member", in.Action)
+	}
+	if !slices.Contains(t.From, s.State) {
+		return Outcome{}, refuse(ErrNotAllowed, in.Action, s.State, "", "%s is not possible while the request is %s", in.Action, stateName(s.State))
 	}
 	out := Outcome{From: s.State, To: t.To, Approvals: slices.Clone(s.Approvals), Extended: s.Extended}
 	if out.To == "" {
@@ -225,9 +227,11 @@ func extend(s Snapshot, in Input, out *Outcome) error {
 	case blank(in.Reason):
 		return refuse(ErrInvalid, a, st, "reason", "extend needs a reason, which is sent to the subject")
 	}
-	by := s.ExtendBy
-	if by.IsZero() {
-		by = s.DueAt
+	// SPEC §3: always before the due date, and before the notice deadline
+	// too where the jurisdiction sets one.
+	by := s.DueAt
+	if !s.ExtendBy.IsZero() && (by.IsZero() || s.ExtendBy.Before(by)) {
+		by = s.ExtendBy
 	}
 	if by.IsZero() || !in.Now.Before(by) {
 		return refuse(ErrNotAllowed, a, st, "", "an extension had to be announced before %s", by.Format(time.DateOnly))

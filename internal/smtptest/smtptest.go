@@ -11,8 +11,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"errors"
 	"io"
+	"log"
 	"math/big"
 	"net"
 	"strconv"
@@ -90,6 +90,7 @@ func (s *Server) serve(ln net.Listener) {
 		return &session{s: s}, nil
 	}))
 	srv.Domain = "localhost"
+	srv.ErrorLog = log.New(io.Discard, "", 0)
 	srv.AllowInsecureAuth = !s.opts.StartTLS && !s.opts.ImplicitTLS
 	srv.ReadTimeout = 30 * time.Second
 	srv.WriteTimeout = 30 * time.Second
@@ -111,11 +112,16 @@ func (s *Server) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.
 // Close stops the server: connections are refused until Restart.
 func (s *Server) Close() {
 	s.mu.Lock()
-	srv := s.srv
-	s.srv = nil
+	srv, ln := s.srv, s.ln
+	s.srv, s.ln = nil, nil
 	s.mu.Unlock()
 	if srv != nil {
 		srv.Close()
+	}
+	// Serve runs in a goroutine and may not have registered the listener
+	// with the server yet: close it here too.
+	if ln != nil {
+		ln.Close()
 	}
 }
 
@@ -199,7 +205,9 @@ func (x *session) AuthMechanisms() []string {
 func (x *session) Auth(mech string) (sasl.Server, error) {
 	return sasl.NewPlainServer(func(identity, user, pass string) error {
 		if user != x.s.opts.Username || pass != x.s.opts.Password {
-			return errors.New("invalid credentials")
+			// 535 5.7.8, as real relays answer (RFC 4954), not go-smtp's
+			// default 454, so tests see a 5xx auth failure.
+			return smtp.ErrAuthFailed
 		}
 		x.auth = true
 		return nil

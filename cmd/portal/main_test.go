@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"rightsportal/internal/apptest"
+)
+
+// testEnv is a process environment for run: the repository's config.yaml
+// with every path in a temporary folder and a free HTTP port.
+type testEnv map[string]string
+
+func newTestEnv(t *testing.T) testEnv {
+	dir := t.TempDir()
+	return testEnv{
+		"PORTAL_CONFIG":            filepath.Join(apptest.RepoRoot(t), "config.yaml"),
+		"PORTAL_DATABASE_DSN":      filepath.Join(dir, "portal.db"),
+		"PORTAL_MAIL_DIR":          filepath.Join(dir, "mail"),
+		"PORTAL_SECRET_KEY_FILE":   filepath.Join(dir, "secret.key"),
+		"PORTAL_HTTP_ADDR":         "127.0.0.1:" + freePort(t),
+		"PORTAL_RATELIMIT_ENABLED": "false",
+	}
+}
+
+func (e testEnv) lookup(k string) (string, bool) { v, ok := e[k]; return v, ok }
+
+func freePort(t testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
+
+func (e testEnv) run(t *testing.T, stdin string, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(context.Background(), args, e.lookup, strings.NewReader(stdin), &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+// TestStaffAndTokenCommands: the CLI of SPEC §6 creates a staff account
+// (password from standard input or generated), prints an API token and
+// nothing else, and that token opens the staff API of a running portal.
+func TestStaffAndTokenCommands(t *testing.T) {
+	e := newTestEnv(t)
+	out, _, err := e.run(t, "correct horse battery staple\n", "staff", "add", "--email", "Ada@Example.org", "--name", "Ada Lovelace", "--role", "admin")
+	if err != nil || !strings.Contains(out, "ada@example.org") || strings.Contains(out, "password:") {
+		t.Fatalf("staff add: %v\n%s", err, out)
+	}
+	out, _, err = e.run(t, "", "staff", "add", "--email", "bob@example.org", "--name", "Bob", "--role", "reviewer")
+	if err != nil || !regexp.MustCompile(`password: \S{20,}`).MatchString(out) {
+		t.Fatalf("staff add with empty stdin should generate a password: %v\n%s", err, out)
+	}
+	if _, _, err := e.run(t, "password123\n", "staff", "add", "--email", "c@example.org", "--name", "C", "--role", "reviewer"); err == nil || !strings.Contains(err.Error(), "password") {
+		t.Fatalf("weak password accepted: %v", err)
+	}
+	if _, _, err := e.run(t, "correct horse battery staple\n", "staff", "add", "--email", "d@example.org", "--name", "D", "--role", "owner"); err == nil || !strings.Contains(err.Error(), "role") {
+		t.Fatalf("bad role accepted: %v", err)
+	}
+	if _, _, err := e.run(t, "correct horse battery staple\n", "staff", "add", "--email", "ada@example.org", "--name", "Ada", "--role", "admin"); err == nil {
+		t.Fatal("duplicate staff accepted")
+	}
+
+	out, _, err = e.run(t, "", "token", "create", "--email", "ada@example.org")
+	if err != nil || !regexp.MustCompile(`\Arp_[a-z2-7]{32}\n\z`).MatchString(out) {
+		t.Fatalf("token create must print the token and nothing else: %v %q", err, out)
+	}
+	token := strings.TrimSpace(out)
+	if _, _, err := e.run(t, "", "token", "create", "--email", "nobody@example.org"); err == nil {
+		t.Fatal("token for unknown staff")
+	}
+
+	stop := e.serve(t)
+	defer stop()
+	req, _ := http.NewRequest("GET", "http://"+e["PORTAL_HTTP_ADDR"]+"/api/v1/requests", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("staff API with the CLI's token: %v %v", err, resp)
+	}
+	resp.Body.Close()
+}
+
+// serve runs the portal in-process until the returned stop is called,
+// which must make run return without error (graceful shutdown).
+func (e testEnv) serve(t *testing.T) func() {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var logs bytes.Buffer
+	go func() { done <- run(ctx, nil, e.lookup, strings.NewReader(""), &bytes.Buffer{}, &logs) }()
+	waitReady(t, "http://"+e["PORTAL_HTTP_ADDR"], done)
+	return func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve returned %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("serve did not shut down")
+		}
+	}
+}
+
+func waitReady(t *testing.T, base string, done <-chan error) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			t.Fatalf("portal exited early: %v", err)
+		default:
+		}
+		if resp, err := http.Get(base + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("portal never became ready")
+}
+
+// TestBadConfigNamesTheKey: a wrong setting stops start-up with a message
+// that names the key and says why.
+func TestBadConfigNamesTheKey(t *testing.T) {
+	for name, c := range map[string]struct{ k, v, want string }{
+		"tls":    {"PORTAL_MAIL_SMTP_TLS", "ssl", "mail.smtp.tls"},
+		"driver": {"PORTAL_DATABASE_DRIVER", "mysql", "database.driver"},
+		"url":    {"PORTAL_BASE_URL", "example.org", "http.base_url"},
+		"port":   {"PORTAL_MAIL_SMTP_PORT", "smtp", "PORTAL_MAIL_SMTP_PORT"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newTestEnv(t)
+			e[c.k] = c.v
+			_, _, err := e.run(t, "")
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("want an error naming %s, got %v", c.want, err)
+			}
+		})
+	}
+	e := newTestEnv(t)
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("organisation:\n  nmae: x\n"), 0o600)
+	_, _, err := e.run(t, "", "-config", bad)
+	if err == nil || !strings.Contains(err.Error(), "nmae") {
+		t.Fatalf("unknown key not named: %v", err)
+	}
+}
+
+// TestUnknownCommand: a typo is an error, not a silent serve.
+func TestUnknownCommand(t *testing.T) {
+	e := newTestEnv(t)
+	_, stderr, err := e.run(t, "", "srve")
+	if err == nil || !strings.Contains(stderr, "usage") {
+		t.Fatalf("want usage and an error, got %v %q", err, stderr)
+	}
+	out, _, err := e.run(t, "", "help")
+	if err != nil || !strings.Contains(out, "token create") {
+		t.Fatalf("help: %v %q", err, out)
+	}
+}
