@@ -119,7 +119,22 @@ type Staff struct {
 type Requests struct {
 	// Approvals maps a request type to the number of different staff who
 	// must approve it; types not named need one.
-	Approvals map[string]int `yaml:"approvals"`
+	Approvals ApprovalCounts `yaml:"approvals"`
+}
+
+// ApprovalCounts is requests.approvals. Read from YAML it replaces the
+// defaults as a whole instead of merging into them, so that a type the
+// file does not name needs one approval, as config.yaml promises.
+type ApprovalCounts map[string]int
+
+// UnmarshalYAML decodes into a fresh map.
+func (a *ApprovalCounts) UnmarshalYAML(n *yaml.Node) error {
+	m := map[string]int{}
+	if err := n.Decode(&m); err != nil {
+		return err
+	}
+	*a = m
+	return nil
 }
 
 // Jurisdictions are the laws requests are filed under.
@@ -183,10 +198,8 @@ func Load(path string, env func(string) (string, bool)) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
-	if err := cfg.applyEnv(env); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	if err := cfg.Validate(); err != nil {
+	// Report a bad variable together with every bad key, not one at a time.
+	if err := errors.Join(cfg.applyEnv(env), cfg.Validate()); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil
@@ -248,7 +261,7 @@ func Defaults() *Config {
 			InboundPerIP:   Limit{Burst: 60, Every: Duration(time.Second)},
 		},
 		Staff:    Staff{SessionIdle: Duration(30 * time.Minute), SessionAbsolute: Duration(12 * time.Hour)},
-		Requests: Requests{Approvals: map[string]int{"erasure": 2}},
+		Requests: Requests{Approvals: ApprovalCounts{"erasure": 2}},
 	}
 }
 
@@ -274,19 +287,20 @@ func (c *Config) applyEnv(env func(string) (string, bool)) error {
 			*p = v
 		}
 	}
+	var errs []error
 	if v, ok := lookup(env, "PORTAL_MAIL_SMTP_PORT"); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("PORTAL_MAIL_SMTP_PORT: %q is not a port number", v)
+		if n, err := strconv.Atoi(v); err != nil {
+			errs = append(errs, fmt.Errorf("mail.smtp.port (PORTAL_MAIL_SMTP_PORT): %q is not a port number", v))
+		} else {
+			c.Mail.SMTP.Port = n
 		}
-		c.Mail.SMTP.Port = n
 	}
 	if v, ok := lookup(env, "PORTAL_RATELIMIT_ENABLED"); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("PORTAL_RATELIMIT_ENABLED: %q is neither true nor false", v)
+		if b, err := strconv.ParseBool(v); err != nil {
+			errs = append(errs, fmt.Errorf("ratelimit.enabled (PORTAL_RATELIMIT_ENABLED): %q is neither true nor false", v))
+		} else {
+			c.RateLimit.Enabled = b
 		}
-		c.RateLimit.Enabled = b
 	}
 	if v, ok := lookup(env, "PORTAL_TRUSTED_PROXIES"); ok {
 		c.HTTP.TrustedProxies = nil
@@ -296,7 +310,7 @@ func (c *Config) applyEnv(env func(string) (string, bool)) error {
 			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // lookup reads one variable. A variable that is set but empty counts:

@@ -38,7 +38,9 @@ func decodeJSON(c *gin.Context, limit int64, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
 	}
-	if dec.More() {
+	// More() is false before a stray '}' or ']', so read one token: only
+	// the end of the input may follow the object.
+	if _, err := dec.Token(); err != io.EOF {
 		return malformed("The request body holds more than one JSON value.")
 	}
 	return nil

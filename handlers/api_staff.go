@@ -200,6 +200,14 @@ func (h *Handler) parseFilter(c *gin.Context) (models.Filter, error) {
 		}
 		f.Overdue = b
 	}
+	if d := c.Query("due_within"); d != "" {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 0 || n > 3660 {
+			errs["due_within"] = "must be a number of days from 0 to 3660"
+		}
+		cal := h.cfg.Calendar()
+		f.DueBefore = cal.EndOf(cal.Today(h.now()).AddDays(n)).Add(time.Second)
+	}
 	if l := c.Query("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > 200 {

@@ -65,8 +65,10 @@ func asHTTPError(err error) *httpError {
 		return &httpError{http.StatusGone, "token_expired", "This link or code has expired.", nil}
 	case errors.Is(err, service.ErrMalformedMail):
 		return malformed("The body is not a readable RFC 5322 e-mail message.")
-	case errors.Is(err, service.ErrUnauthenticated):
+	case errors.Is(err, service.ErrUnauthenticated), errors.Is(err, service.ErrBadCredentials):
 		return errUnauthorized
+	case errors.Is(err, service.ErrForbidden):
+		return &httpError{http.StatusForbidden, "forbidden", "Your role does not allow this.", nil}
 	case errors.Is(err, models.ErrBadCursor):
 		return invalid(map[string]string{"cursor": "This cursor was not handed out by this API."})
 	case errors.Is(err, models.ErrNotFound):

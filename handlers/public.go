@@ -180,7 +180,8 @@ func formError(err error) error {
 	if errors.As(err, &mbe) {
 		return errTooLarge
 	}
-	return malformed("The form could not be read: " + err.Error())
+	// err's text is Go's, not for the subject's eyes (STYLE §5).
+	return malformed("The form could not be read. Please go back and send it again.")
 }
 
 func (h *Handler) showSent(c *gin.Context) {

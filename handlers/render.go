@@ -40,10 +40,15 @@ func NewPages(cfg *config.Config) (*Pages, error) {
 	p := &Pages{sets: map[string]*template.Template{}, org: cfg.Organisation.Name, contact: cfg.Organisation.PrivacyContact}
 	for _, n := range names {
 		name := strings.TrimSuffix(strings.TrimPrefix(n, "pages/"), ".html")
-		if name == "layout" {
+		if name == "layout" || name == "staff_layout" {
 			continue
 		}
-		t, err := template.New(name).Funcs(funcs()).ParseFS(templates.FS, "pages/layout.html", n)
+		// The workspace has its own layout (navigation, sign-out).
+		layout := "pages/layout.html"
+		if strings.HasPrefix(name, "staff_") {
+			layout = "pages/staff_layout.html"
+		}
+		t, err := template.New(name).Funcs(funcs()).ParseFS(templates.FS, layout, n)
 		if err != nil {
 			return nil, fmt.Errorf("handlers: parse page %s: %w", name, err)
 		}
@@ -55,6 +60,7 @@ func NewPages(cfg *config.Config) (*Pages, error) {
 func funcs() template.FuncMap {
 	return template.FuncMap{
 		"join": strings.Join,
+		"neg":  func(n int) int { return -n },
 	}
 }
 

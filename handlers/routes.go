@@ -31,8 +31,33 @@ func (h *Handler) routes(r *gin.Engine) {
 	api.POST("/verify", h.limitVerify, h.apiVerify)
 	api.POST("/inbound/email", h.limitInbound, h.apiInbound)
 
+	// The subject's private status page.
+	r.GET("/status/:token", h.limitVerify, h.showStatus)
+	r.POST("/status/:token/answer", h.limitVerify, h.answerQuestion)
+	r.GET("/status/:token/withdraw", h.limitVerify, h.confirmWithdraw)
+	r.POST("/status/:token/withdraw", h.limitVerify, h.withdrawRequest)
+
 	// Staff API.
 	staff := api.Group("", h.requireAPIToken)
 	staff.GET("/requests", h.apiListRequests)
 	staff.GET("/requests/:id", h.apiGetRequest)
+	staff.POST("/requests/:id/actions", h.apiAct)
+	staff.POST("/requests/:id/notes", h.apiAddNote)
+
+	// The staff workspace.
+	r.GET("/staff/login", h.showLogin)
+	r.POST("/staff/login", h.signIn)
+	ws := r.Group("/staff", h.requireStaff)
+	ws.POST("/logout", h.signOut)
+	ws.GET("", h.showQueue)
+	ws.GET("/requests/:id", h.showRequest)
+	ws.POST("/requests/:id/actions", h.decideRequest)
+	ws.POST("/requests/:id/notes", h.addNote)
+	ws.POST("/requests/:id/assign", h.reassign)
+	admin := ws.Group("/admin", h.requireAdmin)
+	admin.GET("", h.showAdmin)
+	admin.POST("/staff", h.addStaff)
+	admin.POST("/staff/:id", h.changeStaff)
+	admin.POST("/tokens", h.createToken)
+	admin.POST("/tokens/:id/revoke", h.revokeToken)
 }

@@ -170,7 +170,7 @@ func (Inbound) TableName() string { return "inbound_messages" }
 func (Staff) TableName() string { return "staff" }
 
 func allModels() []any {
-	return []any{&Request{}, &Token{}, &Event{}, &Mail{}, &Inbound{}, &Staff{}, &APIToken{}}
+	return []any{&Request{}, &Token{}, &Event{}, &Mail{}, &Inbound{}, &Staff{}, &APIToken{}, &Session{}, &LoginThrottle{}, &Note{}}
 }
 
 // Now is the store's notion of a timestamp: UTC, microseconds, so that a

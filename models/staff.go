@@ -85,3 +85,58 @@ func (s *Store) AllStaff(ctx context.Context) ([]Staff, error) {
 	}
 	return out, nil
 }
+
+// SetStaffRole changes a staff member's role.
+func (s *Store) SetStaffRole(ctx context.Context, id, role string) error {
+	return s.updateStaff(ctx, id, map[string]any{"role": role})
+}
+
+// SetStaffDisabled disables or re-enables an account; disabling also ends
+// its sessions (in the same transaction) so it is out at once.
+func (s *Store) SetStaffDisabled(ctx context.Context, id string, disabled bool) error {
+	return s.updateStaff(ctx, id, map[string]any{"disabled": disabled})
+}
+
+// SetStaffPassword replaces a password hash and ends every session.
+func (s *Store) SetStaffPassword(ctx context.Context, id, hash string) error {
+	return s.updateStaff(ctx, id, map[string]any{"password_hash": hash})
+}
+
+func (s *Store) updateStaff(ctx context.Context, id string, set map[string]any) error {
+	return s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Staff{}).Where("id = ?", id).Updates(set)
+		if res.Error != nil {
+			return fmt.Errorf("models: update staff: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("%w: staff %s", ErrNotFound, id)
+		}
+		// Any change to an account ends its sessions: a disabled account
+		// is out at once, and a changed role or password is in force at
+		// the next sign-in.
+		return tx.Where("staff_id = ?", id).Delete(&Session{}).Error
+	})
+}
+
+// APITokens lists tokens (never their values) with their owners' ids,
+// newest first.
+func (s *Store) APITokens(ctx context.Context) ([]APIToken, error) {
+	var out []APIToken
+	if err := s.r.WithContext(ctx).Order("id DESC").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("models: read api tokens: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeAPIToken stops a token from working.
+func (s *Store) RevokeAPIToken(ctx context.Context, id int64, now time.Time) error {
+	res := s.w.WithContext(ctx).Model(&APIToken{}).Where("id = ? AND revoked_at IS NULL", id).
+		Update("revoked_at", Now(now))
+	if res.Error != nil {
+		return fmt.Errorf("models: revoke api token: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("%w: api token %d", ErrNotFound, id)
+	}
+	return nil
+}

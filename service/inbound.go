@@ -16,6 +16,7 @@ var ErrMalformedMail = errors.New("service: the message is not a readable e-mail
 // Inbound outcomes, for logs and the webhook's answer.
 const (
 	InboundVerified  = "verified"
+	InboundAnswered  = "answered"
 	InboundUnmatched = "unmatched"
 	InboundIgnored   = "ignored"
 )
@@ -70,8 +71,11 @@ func (s *Service) replyFor(ctx context.Context, tok *models.Token, reply *mailer
 	case reply.DMARCFail:
 		return InboundResult{InboundIgnored, "sender failed DMARC"}, nil
 	}
-	if tok.Purpose == models.TokenVerifyReply {
+	switch tok.Purpose {
+	case models.TokenVerifyReply:
 		return s.verifyByReply(ctx, tok, req, reply, raw)
+	case models.TokenInfoReply:
+		return s.answerByReply(ctx, tok, req, reply, raw)
 	}
 	return InboundResult{InboundIgnored, "the token is not for replies"}, nil
 }

@@ -49,7 +49,7 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (*models.Request, 
 		ID: id.String(), Reference: newReference(), Type: in.Type, Status: string(workflow.StateUnverified),
 		Jurisdiction: in.Jurisdiction, Email: in.Email, FullName: in.FullName, Details: string(details),
 		VerifyBy:  now.Add(s.cfg.Verification.Window.D()),
-		DueAt:     s.cal.EndOf(s.cal.End(s.cal.Today(now), pol.Rules.Period)),
+		DueAt:     models.Now(s.cal.EndOf(s.cal.End(s.cal.Today(now), pol.Rules.Period))), // UTC: SQLite compares times as text
 		Approvals: "[]",
 	}
 	link, linkHash := NewToken()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 
-	"rightsportal/mailer"
 	"rightsportal/models"
 	"rightsportal/workflow"
 )
@@ -52,25 +51,33 @@ func (s *Service) verify(ctx context.Context, tok *models.Token, req *models.Req
 	if pol.Rules.ClockAtSubmission {
 		start = req.CreatedAt
 	}
-	due := s.cal.EndOf(s.cal.End(s.cal.Today(start), pol.Rules.Period))
+	// UTC like every stored timestamp: SQLite compares them as text, so a
+	// local offset would break the queue's keyset and overdue filters.
+	due := models.Now(s.cal.EndOf(s.cal.End(s.cal.Today(start), pol.Rules.Period)))
 	req.DueAt = due
-	ack, err := s.mail.Compose(mailer.Message{Kind: "acknowledgment", To: req.Email,
-		Data: s.mailData(req, map[string]any{
-			"DueDate": s.formatDate(due), "Period": pol.Rules.Period.String(), "Law": pol.Name,
-		})})
-	if err != nil {
-		return nil, err
-	}
-	updated, err := s.store.Apply(ctx, now, models.Change{
+	ch := models.Change{
 		RequestID: req.ID, Version: req.Version,
 		Set:          map[string]any{"status": string(out.To), "verified_at": now, "due_at": due},
 		UseTokens:    []string{tok.Hash},
 		RevokeTokens: []string{models.TokenVerifyLink, models.TokenVerifyReply},
 		Event: &models.Event{Action: string(workflow.ActionVerify), FromState: string(out.From),
 			ToState: string(out.To), ActorKind: string(workflow.ActorSubject), Reason: via},
-		Mails:   []*models.Mail{ack},
 		Inbound: in,
-	})
+	}
+	err = s.addSubjectMail(&ch, req, "acknowledgment", map[string]any{
+		"DueDate": s.formatDate(due), "Period": pol.Rules.Period.String(), "Law": pol.Name,
+	}, false)
+	if err != nil {
+		return nil, err
+	}
+	if team := s.cfg.Mail.TeamAddress; team != "" {
+		err := s.addStaffMail(&ch, req, &models.Staff{Name: "privacy team", Email: team}, "staff_new_request",
+			map[string]any{"DueDate": s.formatDate(due), "Law": pol.Name})
+		if err != nil {
+			return nil, err
+		}
+	}
+	updated, err := s.store.Apply(ctx, now, ch)
 	if errors.Is(err, models.ErrConflict) || errors.Is(err, models.ErrTokenUsed) {
 		return nil, ErrTokenSpent
 	}

@@ -106,6 +106,14 @@ func (c Calendar) Today(t time.Time) Date { return DateOf(t.In(c.loc())) }
 // built from the local date, it is right on days when clocks change.
 func (c Calendar) EndOf(d Date) time.Time {
 	next := time.Date(d.Year, d.Month, d.Day+1, 0, 0, 0, 0, c.loc())
+	if DateOf(next) != d.AddDays(1) {
+		// The clocks skip that midnight (America/Santiago and others):
+		// time.Date fell back into day d, and the next day starts when the
+		// zone in force now ends.
+		if _, end := next.ZoneBounds(); !end.IsZero() {
+			next = end
+		}
+	}
 	return next.Add(-time.Second)
 }
 

@@ -1,0 +1,135 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+	"github.com/gin-gonic/gin/binding"
+
+	"rightsportal/models"
+	"rightsportal/service"
+)
+
+// tokenRow is an API token as the admin page lists it (never the value).
+type tokenRow struct {
+	models.APIToken
+	Owner string
+}
+
+// showAdmin lists staff and API tokens, with the forms to manage them.
+func (h *Handler) showAdmin(c *gin.Context) {
+	h.renderAdmin(c, http.StatusOK, nil, "", "")
+}
+
+func (h *Handler) renderAdmin(c *gin.Context, status int, errs map[string]string, newToken, notice string) {
+	staff, err := h.store.AllStaff(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	toks, err := h.store.APITokens(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	names := h.staffNames(c)
+	rows := make([]tokenRow, 0, len(toks))
+	for _, t := range toks {
+		rows = append(rows, tokenRow{t, names.name(t.StaffID)})
+	}
+	h.pages.render(c, status, "staff_admin", "Staff and tokens", h.staffPage(c, map[string]any{
+		"Staff": staff, "Tokens": rows, "Errors": errs, "NewToken": newToken, "Notice": notice,
+		"Form": map[string]string{"email": c.PostForm("email"), "name": c.PostForm("name"), "role": c.PostForm("role")},
+	}))
+}
+
+type addStaffForm struct {
+	Email    string `form:"email"`
+	Name     string `form:"name"`
+	Role     string `form:"role"`
+	Password string `form:"password"`
+}
+
+// addStaff creates an account from the admin page. Without a password one
+// is generated and shown once.
+func (h *Handler) addStaff(c *gin.Context) {
+	limitBody(c, 8<<10)
+	var f addStaffForm
+	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
+		h.fail(c, formError(err))
+		return
+	}
+	password, generated := f.Password, false
+	if password == "" {
+		password, generated = service.GeneratePassword(), true
+	}
+	st, err := h.svc.AdminAddStaff(c, staffOf(c), f.Email, f.Name, f.Role, password)
+	var ve *service.ValidationError
+	if errors.As(err, &ve) {
+		h.renderAdmin(c, http.StatusUnprocessableEntity, ve.Fields, "", "")
+		return
+	}
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	notice := "Added " + st.Email + "."
+	if generated {
+		notice += " Their password, shown only now: " + password
+	}
+	h.renderAdmin(c, http.StatusOK, nil, "", notice)
+}
+
+// changeStaff sets the role or disables/enables an account.
+func (h *Handler) changeStaff(c *gin.Context) {
+	limitBody(c, 4<<10)
+	id := c.Param("id")
+	var err error
+	switch c.PostForm("change") {
+	case "role":
+		err = h.svc.SetRole(c, staffOf(c), id, c.PostForm("role"))
+	case "disable":
+		err = h.svc.SetDisabled(c, staffOf(c), id, true)
+	case "enable":
+		err = h.svc.SetDisabled(c, staffOf(c), id, false)
+	default:
+		err = &httpError{http.StatusUnprocessableEntity, "invalid", "Say what to change.", map[string]string{"change": "must be role, disable or enable"}}
+	}
+	var ve *service.ValidationError
+	if errors.As(err, &ve) {
+		h.renderAdmin(c, http.StatusUnprocessableEntity, ve.Fields, "", "")
+		return
+	}
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/staff/admin")
+}
+
+// createToken issues an API token for a staff member and shows it once.
+func (h *Handler) createToken(c *gin.Context) {
+	limitBody(c, 4<<10)
+	tok, err := h.svc.AdminCreateAPIToken(c, staffOf(c), c.PostForm("staff_id"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.renderAdmin(c, http.StatusOK, nil, tok, "")
+}
+
+// revokeToken stops an API token.
+func (h *Handler) revokeToken(c *gin.Context) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		h.fail(c, errNotFound)
+		return
+	}
+	if err := h.svc.RevokeAPIToken(c, staffOf(c), id); err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/staff/admin")
+}

@@ -1,0 +1,55 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Note is an internal remark of staff on a request; never shown to the
+// subject.
+type Note struct {
+	ID        int64     `gorm:"primaryKey"`
+	RequestID string    `gorm:"size:36;not null;index"`
+	StaffID   string    `gorm:"size:36;not null"`
+	Body      string    `gorm:"not null"`
+	CreatedAt time.Time `gorm:"not null"`
+}
+
+// AddNote stores a note on an existing request.
+func (s *Store) AddNote(ctx context.Context, n *Note) error {
+	if _, err := s.Request(ctx, n.RequestID); err != nil {
+		return err
+	}
+	n.CreatedAt = Now(n.CreatedAt)
+	if err := s.w.WithContext(ctx).Create(n).Error; err != nil {
+		return fmt.Errorf("models: insert note: %w", err)
+	}
+	return nil
+}
+
+// Notes lists a request's notes, oldest first.
+func (s *Store) Notes(ctx context.Context, requestID string) ([]Note, error) {
+	var out []Note
+	if err := s.r.WithContext(ctx).Where("request_id = ?", requestID).Order("id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("models: read notes: %w", err)
+	}
+	return out, nil
+}
+
+// CountByStatus counts requests per status, for the queue's summary.
+func (s *Store) CountByStatus(ctx context.Context) (map[string]int64, error) {
+	var rows []struct {
+		Status string
+		N      int64
+	}
+	err := s.r.WithContext(ctx).Model(&Request{}).Select("status, COUNT(*) AS n").Group("status").Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("models: count requests: %w", err)
+	}
+	out := map[string]int64{}
+	for _, r := range rows {
+		out[r.Status] = r.N
+	}
+	return out, nil
+}

@@ -1,0 +1,125 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Session is a signed-in staff member's browser. Only the hash of the
+// cookie value is stored, in the database, so that several instances
+// serve one team and a stolen database holds no usable session.
+type Session struct {
+	Hash       string    `gorm:"primaryKey;size:64"`
+	StaffID    string    `gorm:"size:36;not null;index"`
+	CreatedAt  time.Time `gorm:"not null"`
+	LastSeenAt time.Time `gorm:"not null"`
+	// ExpiresAt is the absolute end, whatever the activity.
+	ExpiresAt time.Time `gorm:"not null;index"`
+}
+
+// LoginThrottle counts recent failed sign-ins per key (an account's
+// address or a client address), in the database so that every instance
+// sees the same count.
+type LoginThrottle struct {
+	Key         string    `gorm:"column:throttle_key;primaryKey;size:80"`
+	Failures    int       `gorm:"not null"`
+	LastFailure time.Time `gorm:"not null"`
+	LockedUntil time.Time `gorm:"not null"`
+}
+
+// CreateSession stores a new session; old (which may be "") is deleted in
+// the same transaction: signing in rotates the session.
+func (s *Store) CreateSession(ctx context.Context, sess *Session, old string) error {
+	return s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if old != "" {
+			if err := tx.Where("hash = ?", old).Delete(&Session{}).Error; err != nil {
+				return fmt.Errorf("models: rotate session: %w", err)
+			}
+		}
+		if err := tx.Create(sess).Error; err != nil {
+			return fmt.Errorf("models: create session: %w", err)
+		}
+		return nil
+	})
+}
+
+// SessionStaff finds the active staff member of a live session: not past
+// its absolute end, not idle longer than idle, account not disabled.
+func (s *Store) SessionStaff(ctx context.Context, hash string, now time.Time, idle time.Duration) (*Session, *Staff, error) {
+	var sess Session
+	err := s.r.WithContext(ctx).Where("hash = ? AND expires_at > ? AND last_seen_at > ?",
+		hash, Now(now), Now(now.Add(-idle))).Take(&sess).Error
+	if err != nil {
+		return nil, nil, notFound(err, "session")
+	}
+	st, err := s.StaffByID(ctx, sess.StaffID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.Disabled {
+		return nil, nil, fmt.Errorf("%w: staff %s is disabled", ErrNotFound, st.ID)
+	}
+	return &sess, st, nil
+}
+
+// TouchSession records activity, at most once a minute per session.
+func (s *Store) TouchSession(ctx context.Context, sess *Session, now time.Time) error {
+	if now.Sub(sess.LastSeenAt) < time.Minute {
+		return nil
+	}
+	return s.w.WithContext(ctx).Model(&Session{}).Where("hash = ?", sess.Hash).
+		Update("last_seen_at", Now(now)).Error
+}
+
+// DeleteSession signs a browser out.
+func (s *Store) DeleteSession(ctx context.Context, hash string) error {
+	return s.w.WithContext(ctx).Where("hash = ?", hash).Delete(&Session{}).Error
+}
+
+// DeleteStaffSessions signs a staff member out everywhere (disabled
+// account, changed role).
+func (s *Store) DeleteStaffSessions(ctx context.Context, staffID string) error {
+	return s.w.WithContext(ctx).Where("staff_id = ?", staffID).Delete(&Session{}).Error
+}
+
+// Throttle reads the failure count of a key (zero value when none).
+func (s *Store) Throttle(ctx context.Context, key string) (LoginThrottle, error) {
+	var t LoginThrottle
+	err := s.r.WithContext(ctx).Where("throttle_key = ?", key).Take(&t).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return LoginThrottle{Key: key}, nil
+	}
+	return t, err
+}
+
+// RecordLoginFailure adds a failure to key and sets its lock; lock says
+// how long a key with n failures is locked.
+func (s *Store) RecordLoginFailure(ctx context.Context, key string, now time.Time, lock func(n int) time.Duration) error {
+	return s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var t LoginThrottle
+		err := tx.Where("throttle_key = ?", key).Take(&t).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			t = LoginThrottle{Key: key}
+		} else if err != nil {
+			return err
+		}
+		// A quiet day forgives old failures.
+		if now.Sub(t.LastFailure) > 24*time.Hour {
+			t.Failures = 0
+		}
+		t.Failures++
+		t.LastFailure = Now(now)
+		t.LockedUntil = Now(now.Add(lock(t.Failures)))
+		return tx.Clauses(clause.OnConflict{UpdateAll: true}).Create(&t).Error
+	})
+}
+
+// ClearLoginFailures forgets a key's failures after a successful sign-in.
+func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
+	return s.w.WithContext(ctx).Where("throttle_key = ?", key).Delete(&LoginThrottle{}).Error
+}

@@ -1,0 +1,147 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"rightsportal/mailer"
+	"rightsportal/models"
+	"rightsportal/workflow"
+)
+
+// MaxAnswerLen caps a subject's answer to a question.
+const MaxAnswerLen = 20000
+
+// StatusRequest opens the request behind a status link. The token is the
+// only key: nothing of any other request is reachable from it.
+func (s *Service) StatusRequest(ctx context.Context, token string) (*models.Request, error) {
+	_, req, err := s.statusToken(ctx, token)
+	return req, err
+}
+
+func (s *Service) statusToken(ctx context.Context, token string) (*models.Token, *models.Request, error) {
+	token = strings.ToLower(strings.TrimSpace(token))
+	if !WellFormedToken(token) {
+		return nil, nil, ErrTokenInvalid
+	}
+	tok, err := s.store.TokenByHash(ctx, HashToken(token))
+	if errors.Is(err, models.ErrNotFound) || (err == nil && tok.Purpose != models.TokenStatus) {
+		return nil, nil, ErrTokenInvalid
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case tok.UsedAt != nil:
+		return nil, nil, ErrTokenSpent
+	case !s.now().Before(tok.ExpiresAt):
+		return nil, nil, ErrTokenExpired
+	}
+	req, err := s.store.Request(ctx, tok.RequestID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tok, req, nil
+}
+
+// ProvideInfo records the subject's answer to a staff question (from the
+// status page) and puts the request back into review.
+func (s *Service) ProvideInfo(ctx context.Context, token, answer string) (*models.Request, error) {
+	_, req, err := s.statusToken(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return s.provideInfo(ctx, req, answer, "status page", nil)
+}
+
+func (s *Service) provideInfo(ctx context.Context, req *models.Request, answer, via string, in *models.Inbound) (*models.Request, error) {
+	answer = strings.TrimSpace(answer)
+	if m := workflow.CheckText(answer, MaxAnswerLen, true); m != "" {
+		return nil, &ValidationError{Fields: map[string]string{"message": m}}
+	}
+	now := models.Now(s.now())
+	out, err := workflow.Decide(s.snapshot(req), workflow.Input{Action: workflow.ActionProvideInfo,
+		Actor: workflow.Actor{Kind: workflow.ActorSubject}, Message: answer, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	ch := models.Change{RequestID: req.ID, Version: req.Version,
+		Set: map[string]any{"status": string(out.To)},
+		// The question's reply address has done its job.
+		RevokeTokens: []string{models.TokenInfoReply},
+		Event: &models.Event{Action: string(workflow.ActionProvideInfo), FromState: string(out.From),
+			ToState: string(out.To), ActorKind: string(workflow.ActorSubject), Reason: via, Message: answer},
+		Inbound: in,
+	}
+	if err := s.notifyAssignee(ctx, req, &ch, "staff_answered"); err != nil {
+		return nil, err
+	}
+	return s.store.Apply(ctx, now, ch)
+}
+
+// Withdraw ends the request at the subject's wish and confirms by mail.
+func (s *Service) Withdraw(ctx context.Context, token string) (*models.Request, error) {
+	_, req, err := s.statusToken(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	now := models.Now(s.now())
+	out, err := workflow.Decide(s.snapshot(req), workflow.Input{Action: workflow.ActionWithdraw,
+		Actor: workflow.Actor{Kind: workflow.ActorSubject}, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	ch := models.Change{RequestID: req.ID, Version: req.Version,
+		Set:          map[string]any{"status": string(out.To)},
+		RevokeTokens: []string{models.TokenInfoReply, models.TokenVerifyLink, models.TokenVerifyReply},
+		Event: &models.Event{Action: string(workflow.ActionWithdraw), FromState: string(out.From),
+			ToState: string(out.To), ActorKind: string(workflow.ActorSubject)},
+	}
+	if err := s.addSubjectMail(&ch, req, "withdrawal", map[string]any{}, false); err != nil {
+		return nil, err
+	}
+	if err := s.notifyAssignee(ctx, req, &ch, "staff_withdrawn"); err != nil {
+		return nil, err
+	}
+	return s.store.Apply(ctx, now, ch)
+}
+
+// notifyAssignee tells the staff member holding the request, if any.
+func (s *Service) notifyAssignee(ctx context.Context, req *models.Request, ch *models.Change, kind string) error {
+	if req.AssigneeID == nil {
+		return nil
+	}
+	st, err := s.store.StaffByID(ctx, *req.AssigneeID)
+	if errors.Is(err, models.ErrNotFound) || (err == nil && st.Disabled) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.addStaffMail(ch, req, st, kind, map[string]any{})
+}
+
+// answerByReply handles a reply to a staff question: the subject's own
+// words (quoted history removed) become the answer.
+func (s *Service) answerByReply(ctx context.Context, tok *models.Token, req *models.Request, reply *mailer.Reply, raw []byte) (InboundResult, error) {
+	if tok.UsedAt != nil || req.Status != string(workflow.StateAwaitingSubject) {
+		return InboundResult{InboundIgnored, "no question is open on the request"}, nil
+	}
+	if strings.TrimSpace(reply.Text) == "" {
+		return InboundResult{InboundIgnored, "the reply has no text of its own"}, nil
+	}
+	_, err := s.provideInfo(ctx, req, reply.Text, "reply", s.keepInbound(reply, raw, tok.Purpose))
+	var we *workflow.Error
+	if errors.Is(err, models.ErrConflict) || errors.As(err, &we) {
+		return InboundResult{InboundIgnored, "the request changed meanwhile"}, nil
+	}
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		return InboundResult{InboundIgnored, "the reply text is not acceptable: " + ve.Fields["message"]}, nil
+	}
+	if err != nil {
+		return InboundResult{}, err
+	}
+	return InboundResult{Outcome: InboundAnswered}, nil
+}
