@@ -143,7 +143,7 @@ func (h *Handler) apiSubmit(c *gin.Context) {
 	if !h.takeEmail(c, email) {
 		return
 	}
-	req, err := h.svc.Submit(c, service.SubmitInput{Type: b.Type, Email: b.Email, FullName: b.FullName,
+	req, err := h.svc.Submit(c.Request.Context(), service.SubmitInput{Type: b.Type, Email: b.Email, FullName: b.FullName,
 		Jurisdiction: b.Jurisdiction, Details: d})
 	if err != nil {
 		h.fail(c, err)
@@ -172,7 +172,7 @@ func (h *Handler) apiVerify(c *gin.Context) {
 		h.fail(c, invalid(map[string]string{"token": fmt.Sprintf("must be %d characters of a-z and 2-7", service.TokenLen)}))
 		return
 	}
-	req, err := h.svc.Verify(c, t, service.ViaLink)
+	req, err := h.svc.Verify(c.Request.Context(), t, service.ViaLink)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -203,7 +203,7 @@ func (h *Handler) apiInbound(c *gin.Context) {
 		h.fail(c, malformed("The body is empty; send the raw RFC 5322 message."))
 		return
 	}
-	res, err := h.svc.HandleReply(c, raw, mailer.Envelope{})
+	res, err := h.svc.HandleReply(c.Request.Context(), raw, mailer.Envelope{})
 	if err != nil {
 		h.fail(c, err)
 		return

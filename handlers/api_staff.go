@@ -25,7 +25,7 @@ func (h *Handler) requireAPIToken(c *gin.Context) {
 		h.fail(c, errUnauthorized)
 		return
 	}
-	st, err := h.svc.AuthenticateAPIToken(c, token)
+	st, err := h.svc.AuthenticateAPIToken(c.Request.Context(), token)
 	if err != nil {
 		c.Header("WWW-Authenticate", `Bearer realm="portal", error="invalid_token"`)
 		h.fail(c, err)
@@ -80,7 +80,7 @@ type staffNames map[string]string
 
 func (h *Handler) staffNames(c *gin.Context) staffNames {
 	out := staffNames{}
-	list, err := h.store.AllStaff(c)
+	list, err := h.store.AllStaff(c.Request.Context())
 	if err != nil {
 		h.log.WarnContext(c, "could not read staff", "err", err)
 		return out
@@ -135,7 +135,7 @@ func (h *Handler) apiListRequests(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	list, next, err := h.store.ListRequests(c, f)
+	list, next, err := h.store.ListRequests(c.Request.Context(), f)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -183,9 +183,9 @@ func (h *Handler) parseFilter(c *gin.Context) (models.Filter, error) {
 	case models.Unassigned:
 		f.Assignee = models.Unassigned
 	default:
-		st, err := h.store.StaffByEmail(c, strings.ToLower(a))
+		st, err := h.store.StaffByEmail(c.Request.Context(), strings.ToLower(a))
 		if err != nil {
-			st, err = h.store.StaffByID(c, a)
+			st, err = h.store.StaffByID(c.Request.Context(), a)
 		}
 		if err != nil {
 			errs["assignee"] = "no staff member " + strconv.Quote(a) + " (use me, unassigned, an e-mail or an id)"
@@ -223,12 +223,12 @@ func (h *Handler) parseFilter(c *gin.Context) (models.Filter, error) {
 
 // apiGetRequest is one request with its timeline.
 func (h *Handler) apiGetRequest(c *gin.Context) {
-	r, err := h.store.Request(c, c.Param("id"))
+	r, err := h.store.Request(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	events, err := h.store.Events(c, r.ID)
+	events, err := h.store.Events(c.Request.Context(), r.ID)
 	if err != nil {
 		h.fail(c, err)
 		return

@@ -15,7 +15,7 @@ func (h *Handler) healthz(c *gin.Context) {
 
 // readyz answers 200 only while the database answers.
 func (h *Handler) readyz(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c, 2*time.Second)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
 	if err := h.store.Ping(ctx); err != nil {
 		h.log.WarnContext(c, "not ready", "err", err)

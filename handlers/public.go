@@ -159,7 +159,7 @@ func (h *Handler) submitRequest(c *gin.Context) {
 	if !h.takeEmail(c, email) {
 		return
 	}
-	_, err := h.svc.Submit(c, service.SubmitInput{Type: f.Type, Email: f.Email, FullName: f.FullName,
+	_, err := h.svc.Submit(c.Request.Context(), service.SubmitInput{Type: f.Type, Email: f.Email, FullName: f.FullName,
 		Jurisdiction: f.Jurisdiction, Details: f.details()})
 	var ve *service.ValidationError
 	if errors.As(err, &ve) {
@@ -194,7 +194,7 @@ func (h *Handler) showSent(c *gin.Context) {
 // only the button's POST confirms.
 func (h *Handler) showVerify(c *gin.Context) {
 	token := c.Query("token")
-	req, err := h.svc.CheckVerifyToken(c, token)
+	req, err := h.svc.CheckVerifyToken(c.Request.Context(), token)
 	data := map[string]any{"Token": token}
 	if err != nil {
 		he := asHTTPError(err)
@@ -234,7 +234,7 @@ func (h *Handler) confirmVerify(c *gin.Context) {
 		h.fail(c, formError(err))
 		return
 	}
-	req, err := h.svc.Verify(c, f.Token, service.ViaLink)
+	req, err := h.svc.Verify(c.Request.Context(), f.Token, service.ViaLink)
 	if err != nil {
 		he := asHTTPError(err)
 		if he.Status >= 500 {
@@ -252,7 +252,7 @@ func (h *Handler) confirmVerify(c *gin.Context) {
 // It reveals nothing personal: the type and a date, to whoever holds the
 // unguessable reference.
 func (h *Handler) showVerified(c *gin.Context) {
-	req, err := h.store.RequestByReference(c, c.Query("ref"))
+	req, err := h.store.RequestByReference(c.Request.Context(), c.Query("ref"))
 	if err != nil || req.VerifiedAt == nil {
 		h.fail(c, errNotFound)
 		return

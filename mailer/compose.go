@@ -34,7 +34,8 @@ type Composer struct {
 
 // Kinds are the mails the portal sends; each has three templates.
 func Kinds() []string {
-	return []string{"verification", "acknowledgment"}
+	return []string{"verification", "acknowledgment", "request_info", "rejection", "completion", "extension",
+		"withdrawal", "staff_new_request", "staff_assigned", "staff_answered", "staff_withdrawn"}
 }
 
 // NewComposer parses every mail template once. key seals the secrets a
@@ -51,13 +52,15 @@ func NewComposer(tfs fs.FS, from, replyLocal, replyDomain string, key []byte) (*
 		subjects: map[string]*texttemplate.Template{}, texts: map[string]*texttemplate.Template{},
 		htmls: map[string]*htmltemplate.Template{}}
 	for _, k := range Kinds() {
-		if c.subjects[k], err = texttemplate.ParseFS(tfs, "mail/"+k+".subject.txt"); err != nil {
+		// missingkey=error: a template that names data the caller did not
+		// give fails loudly instead of mailing "<no value>".
+		if c.subjects[k], err = texttemplate.New(k+".subject.txt").Option("missingkey=error").ParseFS(tfs, "mail/"+k+".subject.txt"); err != nil {
 			return nil, fmt.Errorf("mailer: %w", err)
 		}
-		if c.texts[k], err = texttemplate.ParseFS(tfs, "mail/"+k+".txt"); err != nil {
+		if c.texts[k], err = texttemplate.New(k+".txt").Option("missingkey=error").ParseFS(tfs, "mail/"+k+".txt"); err != nil {
 			return nil, fmt.Errorf("mailer: %w", err)
 		}
-		if c.htmls[k], err = htmltemplate.ParseFS(tfs, "mail/layout.html", "mail/"+k+".html"); err != nil {
+		if c.htmls[k], err = htmltemplate.New(k+".html").Option("missingkey=error").ParseFS(tfs, "mail/layout.html", "mail/"+k+".html"); err != nil {
 			return nil, fmt.Errorf("mailer: %w", err)
 		}
 	}

@@ -46,6 +46,13 @@ func goldenData(verify mailer.Secret) map[string]any {
 		"Type": "access", "VerifyURL": verify.Placeholder,
 		"ExpiresAt": "4 March 2026, 10:00 CET", "DueDate": "Wednesday, 1 April 2026",
 		"Period": "1 month", "Law": "GDPR",
+		"StatusURL":  mailer.NewSecret("status_url", "https://portal.example.org/status/S3CRET-STATUS").Placeholder,
+		"Question":   "Which customer number did you use?\nPlease also tell us <your> address.",
+		"Answer":     "We deleted your account.\nNothing else is kept.",
+		"ReasonCode": "excessive", "ReasonText": "The request is excessive.", "Explanation": "You asked 5 times this week.",
+		"Authority": "the Example Data Protection Authority", "AppealBy": "",
+		"Reason": "Many systems to search.", "OldDueDate": "Wednesday, 1 April 2026", "Extension": "2 months",
+		"StaffName": "Olga Officer", "FileURL": "https://portal.example.org/staff/requests/x", "By": "Ada Admin",
 	}
 }
 
@@ -112,7 +119,12 @@ func TestGoldenMailSafety(t *testing.T) {
 	verify := mailer.NewSecret("verify_url", secretVerifyURL)
 	for _, kind := range mailer.Kinds() {
 		t.Run(kind, func(t *testing.T) {
-			m := composeKind(t, c, kind, goldenData(verify))
+			data := goldenData(verify)
+			// Staff notices greet the staff member, not the subject.
+			if strings.HasPrefix(kind, "staff_") {
+				data["StaffName"] = hostileName
+			}
+			m := composeKind(t, c, kind, data)
 			if strings.Contains(m.HTMLBody, "<O'Brien>") || !strings.Contains(m.HTMLBody, "Zoë &lt;O&#39;Brien&gt; &amp; Co") {
 				t.Errorf("HTML does not escape the name:\n%s", m.HTMLBody)
 			}

@@ -174,7 +174,7 @@ func (s *Service) findStaff(ctx context.Context, name string) (*models.Staff, er
 
 func (s *Service) extendChange(ch *models.Change, req *models.Request, reason string) error {
 	pol := s.policy(req.Jurisdiction)
-	due := s.cal.EndOf(s.cal.End(s.cal.Today(req.DueAt), pol.Rules.MaxExtension))
+	due := models.Now(s.cal.EndOf(s.cal.End(s.cal.Today(req.DueAt), pol.Rules.MaxExtension))) // UTC: SQLite compares times as text
 	ch.Set["extended"] = true
 	ch.Set["due_at"] = due
 	ch.Event.Message = "new due date " + s.cal.Today(due).String()
@@ -187,7 +187,7 @@ func (s *Service) extendChange(ch *models.Change, req *models.Request, reason st
 func (s *Service) rejectionData(req *models.Request, code, message string) map[string]any {
 	pol := s.policy(req.Jurisdiction)
 	return map[string]any{"ReasonCode": code, "ReasonText": rejectionText(workflow.RejectionCode(code)),
-		"Explanation": message, "Authority": pol.Authority, "Law": pol.Name}
+		"Explanation": message, "Authority": pol.Authority, "Law": pol.Name, "AppealBy": ""}
 }
 
 // rejectionText says each reason code in plain words for the subject.

@@ -134,3 +134,24 @@ func TokenFromLink(t testing.TB, link string) string {
 	}
 	return link[i+len("token="):]
 }
+
+// MailWithSubject waits for a mail to addr whose subject contains substr
+// (mails are sent by several workers, so arrival order is not queue
+// order) and decodes it.
+func (a *App) MailWithSubject(addr, substr string) *Mail {
+	a.T.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, msg := range a.Relay.Messages() {
+			m := ParseMail(a.T, msg.Data)
+			for _, to := range msg.To {
+				if strings.EqualFold(to, addr) && strings.Contains(m.Subject(), substr) {
+					return m
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	a.T.Fatalf("no mail to %s with subject containing %q; logs:\n%s", addr, substr, a.Logs.String())
+	return nil
+}
