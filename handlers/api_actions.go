@@ -32,16 +32,16 @@ func (h *Handler) apiAct(c *gin.Context) {
 	}
 	var err error
 	if b.Action == service.ActionAssign {
-		_, err = h.svc.Assign(c, staffOf(c), c.Param("id"), b.Assignee, b.Version)
+		_, err = h.svc.Assign(c.Request.Context(), staffOf(c), c.Param("id"), b.Assignee, b.Version)
 	} else {
-		_, err = h.svc.Act(c, staffOf(c), c.Param("id"), service.ActInput{Action: b.Action, Reason: b.Reason,
+		_, err = h.svc.Act(c.Request.Context(), staffOf(c), c.Param("id"), service.ActInput{Action: b.Action, Reason: b.Reason,
 			Message: b.Message, Version: b.Version, Assignee: b.Assignee})
 	}
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	r, err := h.store.Request(c, c.Param("id"))
+	r, err := h.store.Request(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -60,7 +60,7 @@ func (h *Handler) apiAddNote(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	n, err := h.svc.AddNote(c, staffOf(c), c.Param("id"), b.Body)
+	n, err := h.svc.AddNote(c.Request.Context(), staffOf(c), c.Param("id"), b.Body)
 	if err != nil {
 		h.fail(c, err)
 		return

@@ -30,6 +30,8 @@ func (h *Handler) routes(r *gin.Engine) {
 	api.POST("/requests", h.limitSubmit, h.apiSubmit)
 	api.POST("/verify", h.limitVerify, h.apiVerify)
 	api.POST("/inbound/email", h.limitInbound, h.apiInbound)
+	api.GET("/jurisdictions", h.apiJurisdictions)
+	api.GET("/jurisdictions/:code/due", h.apiDue)
 
 	// The subject's private status page.
 	r.GET("/status/:token", h.limitVerify, h.showStatus)

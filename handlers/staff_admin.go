@@ -24,12 +24,12 @@ func (h *Handler) showAdmin(c *gin.Context) {
 }
 
 func (h *Handler) renderAdmin(c *gin.Context, status int, errs map[string]string, newToken, notice string) {
-	staff, err := h.store.AllStaff(c)
+	staff, err := h.store.AllStaff(c.Request.Context())
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	toks, err := h.store.APITokens(c)
+	toks, err := h.store.APITokens(c.Request.Context())
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -65,7 +65,7 @@ func (h *Handler) addStaff(c *gin.Context) {
 	if password == "" {
 		password, generated = service.GeneratePassword(), true
 	}
-	st, err := h.svc.AdminAddStaff(c, staffOf(c), f.Email, f.Name, f.Role, password)
+	st, err := h.svc.AdminAddStaff(c.Request.Context(), staffOf(c), f.Email, f.Name, f.Role, password)
 	var ve *service.ValidationError
 	if errors.As(err, &ve) {
 		h.renderAdmin(c, http.StatusUnprocessableEntity, ve.Fields, "", "")
@@ -89,11 +89,11 @@ func (h *Handler) changeStaff(c *gin.Context) {
 	var err error
 	switch c.PostForm("change") {
 	case "role":
-		err = h.svc.SetRole(c, staffOf(c), id, c.PostForm("role"))
+		err = h.svc.SetRole(c.Request.Context(), staffOf(c), id, c.PostForm("role"))
 	case "disable":
-		err = h.svc.SetDisabled(c, staffOf(c), id, true)
+		err = h.svc.SetDisabled(c.Request.Context(), staffOf(c), id, true)
 	case "enable":
-		err = h.svc.SetDisabled(c, staffOf(c), id, false)
+		err = h.svc.SetDisabled(c.Request.Context(), staffOf(c), id, false)
 	default:
 		err = &httpError{http.StatusUnprocessableEntity, "invalid", "Say what to change.", map[string]string{"change": "must be role, disable or enable"}}
 	}
@@ -112,7 +112,7 @@ func (h *Handler) changeStaff(c *gin.Context) {
 // createToken issues an API token for a staff member and shows it once.
 func (h *Handler) createToken(c *gin.Context) {
 	limitBody(c, 4<<10)
-	tok, err := h.svc.AdminCreateAPIToken(c, staffOf(c), c.PostForm("staff_id"))
+	tok, err := h.svc.AdminCreateAPIToken(c.Request.Context(), staffOf(c), c.PostForm("staff_id"))
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -127,7 +127,7 @@ func (h *Handler) revokeToken(c *gin.Context) {
 		h.fail(c, errNotFound)
 		return
 	}
-	if err := h.svc.RevokeAPIToken(c, staffOf(c), id); err != nil {
+	if err := h.svc.RevokeAPIToken(c.Request.Context(), staffOf(c), id); err != nil {
 		h.fail(c, err)
 		return
 	}

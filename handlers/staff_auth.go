@@ -30,7 +30,7 @@ func (h *Handler) setSessionCookie(c *gin.Context, value string, maxAge int) {
 // everyone else to the sign-in page.
 func (h *Handler) requireStaff(c *gin.Context) {
 	cookie, _ := c.Cookie(sessionCookie)
-	st, err := h.svc.SessionStaff(c, cookie)
+	st, err := h.svc.SessionStaff(c.Request.Context(), cookie)
 	if errors.Is(err, service.ErrUnauthenticated) {
 		next := c.Request.URL.RequestURI()
 		if c.Request.Method != http.MethodGet {
@@ -78,7 +78,7 @@ func (h *Handler) signIn(c *gin.Context) {
 		return
 	}
 	old, _ := c.Cookie(sessionCookie)
-	token, _, err := h.svc.SignIn(c, f.Email, f.Password, clientKey(c), old)
+	token, _, err := h.svc.SignIn(c.Request.Context(), f.Email, f.Password, clientKey(c), old)
 	var locked *service.LockedError
 	switch {
 	case errors.As(err, &locked):
@@ -102,7 +102,7 @@ func (h *Handler) signIn(c *gin.Context) {
 
 func (h *Handler) signOut(c *gin.Context) {
 	cookie, _ := c.Cookie(sessionCookie)
-	if err := h.svc.SignOut(c, cookie); err != nil {
+	if err := h.svc.SignOut(c.Request.Context(), cookie); err != nil {
 		h.fail(c, err)
 		return
 	}

@@ -41,7 +41,7 @@ func (h *Handler) showQueue(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	list, next, err := h.store.ListRequests(c, f)
+	list, next, err := h.store.ListRequests(c.Request.Context(), f)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -50,7 +50,7 @@ func (h *Handler) showQueue(c *gin.Context) {
 }
 
 func (h *Handler) renderQueue(c *gin.Context, status int, f models.Filter, list []models.Request, next string, errs map[string]string) {
-	counts, err := h.store.CountByStatus(c)
+	counts, err := h.store.CountByStatus(c.Request.Context())
 	if err != nil {
 		h.fail(c, err)
 		return

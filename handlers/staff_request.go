@@ -43,22 +43,22 @@ func (h *Handler) showRequest(c *gin.Context) {
 
 // renderFile renders the file; problem and errs explain a refused action.
 func (h *Handler) renderFile(c *gin.Context, status int, id string, errs map[string]string, problem string) {
-	r, err := h.store.Request(c, id)
+	r, err := h.store.Request(c.Request.Context(), id)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	events, err := h.store.Events(c, r.ID)
+	events, err := h.store.Events(c.Request.Context(), r.ID)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	notes, err := h.store.Notes(c, r.ID)
+	notes, err := h.store.Notes(c.Request.Context(), r.ID)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	mails, err := h.store.MailsFor(c, r.ID)
+	mails, err := h.store.MailsFor(c.Request.Context(), r.ID)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -68,7 +68,7 @@ func (h *Handler) renderFile(c *gin.Context, status int, id string, errs map[str
 		mails[i].ReplyTo = mailer.Redact(mails[i].ReplyTo)
 	}
 	names := h.staffNames(c)
-	staff, _ := h.store.AllStaff(c)
+	staff, _ := h.store.AllStaff(c.Request.Context())
 	var d workflow.Details
 	json.Unmarshal([]byte(r.Details), &d)
 	h.pages.render(c, status, "staff_request", r.Reference, h.staffPage(c, map[string]any{
@@ -124,7 +124,7 @@ func (h *Handler) decideRequest(c *gin.Context) {
 		return
 	}
 	id := c.Param("id")
-	_, err := h.svc.Act(c, staffOf(c), id, service.ActInput{Action: f.Action, Reason: f.Reason,
+	_, err := h.svc.Act(c.Request.Context(), staffOf(c), id, service.ActInput{Action: f.Action, Reason: f.Reason,
 		Message: f.Message, Version: f.Version, Assignee: f.Assignee})
 	if err != nil {
 		h.refuseOnFile(c, id, err)
@@ -160,7 +160,7 @@ func (h *Handler) addNote(c *gin.Context) {
 		return
 	}
 	id := c.Param("id")
-	if _, err := h.svc.AddNote(c, staffOf(c), id, f.Body); err != nil {
+	if _, err := h.svc.AddNote(c.Request.Context(), staffOf(c), id, f.Body); err != nil {
 		h.refuseOnFile(c, id, err)
 		return
 	}
@@ -176,7 +176,7 @@ func (h *Handler) reassign(c *gin.Context) {
 		return
 	}
 	id := c.Param("id")
-	if _, err := h.svc.Assign(c, staffOf(c), id, f.Assignee, f.Version); err != nil {
+	if _, err := h.svc.Assign(c.Request.Context(), staffOf(c), id, f.Assignee, f.Version); err != nil {
 		h.refuseOnFile(c, id, err)
 		return
 	}

@@ -30,12 +30,12 @@ func (h *Handler) showStatus(c *gin.Context) {
 }
 
 func (h *Handler) renderStatus(c *gin.Context, status int, token, fieldErr, answer string) {
-	req, err := h.svc.StatusRequest(c, token)
+	req, err := h.svc.StatusRequest(c.Request.Context(), token)
 	if err != nil {
 		h.statusProblem(c, err)
 		return
 	}
-	events, err := h.store.Events(c, req.ID)
+	events, err := h.store.Events(c.Request.Context(), req.ID)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -145,7 +145,7 @@ func (h *Handler) answerQuestion(c *gin.Context) {
 		h.fail(c, formError(err))
 		return
 	}
-	_, err := h.svc.ProvideInfo(c, token, f.Message)
+	_, err := h.svc.ProvideInfo(c.Request.Context(), token, f.Message)
 	var ve *service.ValidationError
 	var we *workflow.Error
 	switch {
@@ -167,7 +167,7 @@ func (h *Handler) answerQuestion(c *gin.Context) {
 
 // confirmWithdraw asks before withdrawing: withdrawal cannot be undone.
 func (h *Handler) confirmWithdraw(c *gin.Context) {
-	req, err := h.svc.StatusRequest(c, c.Param("token"))
+	req, err := h.svc.StatusRequest(c.Request.Context(), c.Param("token"))
 	if err != nil {
 		h.statusProblem(c, err)
 		return
@@ -186,7 +186,7 @@ func (h *Handler) withdrawRequest(c *gin.Context) {
 		h.fail(c, invalid(map[string]string{"confirm": "Tick the box to confirm that you want to withdraw."}))
 		return
 	}
-	_, err := h.svc.Withdraw(c, token)
+	_, err := h.svc.Withdraw(c.Request.Context(), token)
 	var we *workflow.Error
 	if errors.As(err, &we) || errors.Is(err, models.ErrConflict) {
 		h.renderStatus(c, http.StatusConflict, token, "", "")

@@ -60,7 +60,7 @@ func (s *Store) Apply(ctx context.Context, now time.Time, ch Change) (*Request, 
 			return err
 		}
 		for _, t := range ch.Tokens {
-			t.RequestID, t.CreatedAt = id, now
+			t.RequestID, t.CreatedAt, t.ExpiresAt = id, now, Now(t.ExpiresAt)
 			if err := tx.Create(t).Error; err != nil {
 				return fmt.Errorf("models: insert token: %w", err)
 			}
@@ -91,6 +91,7 @@ func (s *Store) Apply(ctx context.Context, now time.Time, ch Change) (*Request, 
 func writeRequest(tx *gorm.DB, now time.Time, ch Change) (string, error) {
 	if ch.Create != nil {
 		ch.Create.CreatedAt, ch.Create.UpdatedAt, ch.Create.Version = now, now, 1
+		ch.Create.VerifyBy, ch.Create.DueAt = Now(ch.Create.VerifyBy), Now(ch.Create.DueAt)
 		if err := tx.Create(ch.Create).Error; err != nil {
 			if errors.Is(err, gorm.ErrDuplicatedKey) {
 				return "", fmt.Errorf("%w: request %s", ErrDuplicate, ch.Create.Reference)
@@ -101,7 +102,7 @@ func writeRequest(tx *gorm.DB, now time.Time, ch Change) (string, error) {
 	}
 	set := map[string]any{"updated_at": now, "version": gorm.Expr("version + 1")}
 	for k, v := range ch.Set {
-		set[k] = v
+		set[k] = normTime(v)
 	}
 	res := tx.Model(&Request{}).Where("id = ? AND version = ?", ch.RequestID, ch.Version).Updates(set)
 	if res.Error != nil {
@@ -161,4 +162,19 @@ func (s *Store) queueMails(ctx context.Context, tx *gorm.DB, now time.Time, requ
 		}
 	}
 	return nil
+}
+
+// normTime stores every timestamp as UTC microseconds: SQLite compares
+// times as text, so a value with another offset would sort wrongly.
+func normTime(v any) any {
+	switch t := v.(type) {
+	case time.Time:
+		return Now(t)
+	case *time.Time:
+		if t != nil {
+			n := Now(*t)
+			return &n
+		}
+	}
+	return v
 }

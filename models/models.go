@@ -44,7 +44,25 @@ type Request struct {
 	Approvals  string `gorm:"not null;default:'[]'"`
 	RejectedBy string `gorm:"size:36;not null;default:''"`
 	AppealUsed bool   `gorm:"not null;default:false"`
-	Version    int    `gorm:"not null;default:1"`
+	// AppealBy is the end of the appeal window of a rejection, where the
+	// jurisdiction grants one.
+	AppealBy *time.Time
+	// PausedAt is set while the clock is stopped waiting for the subject
+	// (where the jurisdiction pauses it); PausedDays sums finished pauses.
+	PausedAt   *time.Time
+	PausedDays int `gorm:"not null;default:0"`
+	// ClosedAt is when the request reached a closed state; retention
+	// counts from it.
+	ClosedAt *time.Time `gorm:"index"`
+	// The scheduled work's marks, so each notice goes out once.
+	RemindedAt        *time.Time
+	DueRemindedAt     *time.Time
+	EscalatedAt       *time.Time
+	ExtensionWarnedAt *time.Time
+	// PurgedAt is when the personal data was removed (expiry or
+	// retention); the row stays as an anonymous stub for statistics.
+	PurgedAt *time.Time
+	Version  int `gorm:"not null;default:1"`
 }
 
 // Token purposes. A token is only ever stored as its SHA-256.

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -162,4 +163,50 @@ func (c Calendar) AddWorkingDays(d Date, n int) Date {
 		}
 	}
 	return d
+}
+
+// Deadline is the last day to answer: the period, plus the extension when
+// it is used, counted from the start day, plus the days the clock was
+// paused. Months and days are added as the law counts them: a GDPR month
+// period extended by two months ends three months after the start (the
+// same date, per 1182/71), not two months after a first end that was
+// moved off a weekend. Month periods then move off weekends and holidays;
+// day periods do not.
+func (c Calendar) Deadline(start Date, period, ext Period, extended bool, pausedDays int) Date {
+	total := period
+	var tail Period
+	if extended {
+		switch {
+		case period.Months > 0 && ext.Days == 0:
+			total.Months += ext.Months
+		case period.Months == 0 && ext.Months == 0:
+			total.Days += ext.Days
+		default:
+			tail = ext
+		}
+	}
+	end := rawEnd(start, total)
+	if !tail.IsZero() {
+		end = rawEnd(end, tail)
+	}
+	end = end.AddDays(max(pausedDays, 0))
+	if total.Months > 0 || tail.Months > 0 {
+		end = c.NextWorking(end)
+	}
+	return end
+}
+
+func rawEnd(start Date, p Period) Date {
+	if p.Months > 0 {
+		return AddMonths(start, p.Months)
+	}
+	return start.AddDays(p.Days)
+}
+
+// DaysBetween counts calendar days from a to b (negative when b is
+// earlier).
+func DaysBetween(a, b Date) int {
+	ta := time.Date(a.Year, a.Month, a.Day, 12, 0, 0, 0, time.UTC)
+	tb := time.Date(b.Year, b.Month, b.Day, 12, 0, 0, 0, time.UTC)
+	return int(math.Round(tb.Sub(ta).Hours() / 24))
 }

@@ -1,0 +1,179 @@
+package handlers_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+
+	"rightsportal/config"
+	"rightsportal/internal/apptest"
+)
+
+// withLimits starts an app with rate limiting on and the limits set by
+// change.
+func withLimits(t *testing.T, change func(c *config.Config)) *apptest.App {
+	t.Helper()
+	return apptest.New(t, apptest.Options{NoJobs: true, Config: func(c *config.Config) {
+		c.RateLimit.Enabled = true
+		change(c)
+	}})
+}
+
+func submitBody(email string) string {
+	return mustJSON(map[string]any{"type": "access", "email": email, "full_name": "Rate Tester"})
+}
+
+// check429 asserts SPEC §7's 429: the error shape and a Retry-After of
+// whole seconds, at least one.
+func check429(t *testing.T, resp *http.Response, body []byte) {
+	t.Helper()
+	e := checkError(t, resp, body, http.StatusTooManyRequests, "")
+	if e["code"] != "rate_limited" {
+		t.Errorf("code %v, want rate_limited", e["code"])
+	}
+	ra := resp.Header.Get("Retry-After")
+	n, err := strconv.Atoi(ra)
+	if err != nil || n < 1 {
+		t.Errorf("Retry-After %q is not whole seconds ≥ 1", ra)
+	}
+}
+
+// TestSubmitLimitPerIP protects the per-client submission limit: the
+// burst passes, the next gets 429 with Retry-After and stores nothing,
+// and time restores the allowance.
+func TestSubmitLimitPerIP(t *testing.T) {
+	a := withLimits(t, func(c *config.Config) {
+		c.RateLimit.SubmitPerIP = config.Limit{Burst: 3, Every: config.Duration(time.Hour)}
+	})
+	for i := 0; i < 3; i++ {
+		resp, b := postRaw(t, a, "/api/v1/requests", "application/json", submitBody(fmt.Sprintf("ip%d@example.com", i)), nil)
+		checkAccepted(t, resp, b)
+	}
+	before := storedRows(t, a)
+	resp, b := postRaw(t, a, "/api/v1/requests", "application/json", submitBody("ip3@example.com"), nil)
+	check429(t, resp, b)
+	if ra, _ := strconv.Atoi(resp.Header.Get("Retry-After")); ra > 3600 {
+		t.Errorf("Retry-After %d is longer than the hour one submission takes to recover", ra)
+	}
+	// The form shares the limit and says so as a page.
+	resp, page := postRaw(t, a, "/request", "application/x-www-form-urlencoded",
+		url.Values{"type": {"access"}, "full_name": {"Rate Tester"}, "email": {"form@example.com"}}.Encode(), nil)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("form over the limit: %d Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	assertNoGoErrorText(t, page)
+	if after := storedRows(t, a); mustJSON(after) != mustJSON(before) {
+		t.Errorf("429 stored something: before %v, after %v", before, after)
+	}
+	if n := countRows(t, a, "SELECT COUNT(*) FROM requests"); n != 3 {
+		t.Errorf("%d requests, want 3", n)
+	}
+	a.Clock.Advance(time.Hour + time.Second)
+	resp, b = postRaw(t, a, "/api/v1/requests", "application/json", submitBody("ip4@example.com"), nil)
+	checkAccepted(t, resp, b)
+}
+
+// TestSubmitLimitPerEmail protects the per-address limit: one address
+// (in any spelling) cannot be flooded, while other addresses still pass.
+func TestSubmitLimitPerEmail(t *testing.T) {
+	a := withLimits(t, func(c *config.Config) {
+		c.RateLimit.SubmitPerIP = config.Limit{Burst: 100, Every: config.Duration(time.Second)}
+		c.RateLimit.SubmitPerEmail = config.Limit{Burst: 2, Every: config.Duration(time.Hour)}
+	})
+	for _, e := range []string{"victim@example.com", "Victim@Example.com"} {
+		resp, b := postRaw(t, a, "/api/v1/requests", "application/json", submitBody(e), nil)
+		checkAccepted(t, resp, b)
+	}
+	resp, b := postRaw(t, a, "/api/v1/requests", "application/json", submitBody(" VICTIM@example.COM"), nil)
+	check429(t, resp, b)
+	resp, page := postRaw(t, a, "/request", "application/x-www-form-urlencoded",
+		url.Values{"type": {"access"}, "full_name": {"Rate Tester"}, "email": {"victim@example.com"}}.Encode(), nil)
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("form for the same address: %d", resp.StatusCode)
+	}
+	assertNoGoErrorText(t, page)
+	if n := countRows(t, a, "SELECT COUNT(*) FROM requests"); n != 2 {
+		t.Errorf("%d requests, want 2", n)
+	}
+	resp, b = postRaw(t, a, "/api/v1/requests", "application/json", submitBody("other@example.com"), nil)
+	checkAccepted(t, resp, b)
+}
+
+// TestVerifyLimitPerIP protects the token-guessing limit on verification.
+func TestVerifyLimitPerIP(t *testing.T) {
+	a := withLimits(t, func(c *config.Config) {
+		c.RateLimit.VerifyPerIP = config.Limit{Burst: 2, Every: config.Duration(time.Hour)}
+	})
+	guess := mustJSON(map[string]any{"token": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"})
+	for i := 0; i < 2; i++ {
+		resp, b := postRaw(t, a, "/api/v1/verify", "application/json", guess, nil)
+		checkError(t, resp, b, http.StatusNotFound, "")
+	}
+	resp, b := postRaw(t, a, "/api/v1/verify", "application/json", guess, nil)
+	check429(t, resp, b)
+	// The confirm page is behind the same limit.
+	resp, _ = a.Do(http.MethodGet, "/verify?token=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", nil, nil)
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("GET /verify over the limit: %d", resp.StatusCode)
+	}
+}
+
+// TestForwardedForNotBelievedByDefault protects against a client that
+// names itself in X-Forwarded-For to escape the per-IP limit.
+func TestForwardedForNotBelievedByDefault(t *testing.T) {
+	a := withLimits(t, func(c *config.Config) {
+		c.RateLimit.SubmitPerIP = config.Limit{Burst: 1, Every: config.Duration(time.Hour)}
+	})
+	resp, b := postRaw(t, a, "/api/v1/requests", "application/json", submitBody("x1@example.com"),
+		map[string]string{"X-Forwarded-For": "203.0.113.1"})
+	checkAccepted(t, resp, b)
+	for i, h := range []map[string]string{
+		{"X-Forwarded-For": "203.0.113.2"},
+		{"X-Forwarded-For": "198.51.100.7, 203.0.113.3"},
+		{"X-Real-IP": "203.0.113.4"},
+	} {
+		resp, b = postRaw(t, a, "/api/v1/requests", "application/json", submitBody(fmt.Sprintf("y%d@example.com", i)), h)
+		check429(t, resp, b)
+	}
+}
+
+// TestForwardedForFromTrustedProxy protects deployments behind a reverse
+// proxy: with the proxy trusted, each forwarded client has its own
+// allowance.
+func TestForwardedForFromTrustedProxy(t *testing.T) {
+	a := withLimits(t, func(c *config.Config) {
+		c.RateLimit.SubmitPerIP = config.Limit{Burst: 1, Every: config.Duration(time.Hour)}
+		c.HTTP.TrustedProxies = []string{"127.0.0.1/32"}
+	})
+	for i, ip := range []string{"203.0.113.1", "203.0.113.2", "2001:db8::1"} {
+		resp, b := postRaw(t, a, "/api/v1/requests", "application/json", submitBody(fmt.Sprintf("p%d@example.com", i)),
+			map[string]string{"X-Forwarded-For": ip})
+		checkAccepted(t, resp, b)
+	}
+	// The same client again, and a neighbour in the same IPv6 /64.
+	resp, b := postRaw(t, a, "/api/v1/requests", "application/json", submitBody("q1@example.com"),
+		map[string]string{"X-Forwarded-For": "203.0.113.1"})
+	check429(t, resp, b)
+	resp, b = postRaw(t, a, "/api/v1/requests", "application/json", submitBody("q2@example.com"),
+		map[string]string{"X-Forwarded-For": "2001:db8::beef"})
+	check429(t, resp, b)
+}
+
+// TestRateLimitDisabled protects PORTAL_RATELIMIT_ENABLED=false: no 429,
+// whatever the limits say.
+func TestRateLimitDisabled(t *testing.T) {
+	a := apptest.New(t, apptest.Options{NoJobs: true, Config: func(c *config.Config) {
+		c.RateLimit.Enabled = false
+		one := config.Limit{Burst: 1, Every: config.Duration(time.Hour)}
+		c.RateLimit.SubmitPerIP, c.RateLimit.SubmitPerEmail, c.RateLimit.VerifyPerIP = one, one, one
+	}})
+	for i := 0; i < 5; i++ {
+		resp, b := postRaw(t, a, "/api/v1/requests", "application/json", submitBody("same@example.com"), nil)
+		checkAccepted(t, resp, b)
+		resp, b = postRaw(t, a, "/api/v1/verify", "application/json", mustJSON(map[string]any{"token": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}), nil)
+		checkError(t, resp, b, http.StatusNotFound, "")
+	}
+}
