@@ -56,6 +56,9 @@ type requestView struct {
 	DueDate      string           `json:"due_date,omitempty"`
 	Overdue      bool             `json:"overdue"`
 	Extended     bool             `json:"extended"`
+	Paused       bool             `json:"paused"`
+	PausedDays   int              `json:"paused_days"`
+	AppealBy     *time.Time       `json:"appeal_by,omitempty"`
 	Assignee     *string          `json:"assignee"`
 	Approvals    []string         `json:"approvals"`
 	Version      int              `json:"version"`
@@ -101,14 +104,15 @@ func (n staffNames) name(id string) string {
 func (h *Handler) viewRequest(r *models.Request, names staffNames) requestView {
 	v := requestView{ID: r.ID, Reference: r.Reference, Type: r.Type, Status: r.Status,
 		Jurisdiction: r.Jurisdiction, Email: r.Email, FullName: r.FullName, CreatedAt: r.CreatedAt,
-		VerifiedAt: r.VerifiedAt, Extended: r.Extended, Version: r.Version, Approvals: []string{}}
+		VerifiedAt: r.VerifiedAt, Extended: r.Extended, Version: r.Version, Approvals: []string{},
+		Paused: r.PausedAt != nil, PausedDays: r.PausedDays, AppealBy: r.AppealBy}
 	json.Unmarshal([]byte(r.Details), &v.Details)
 	// Until the clock runs, there is no due date to show.
 	if r.VerifiedAt != nil || r.Status == string(workflow.StateUnverified) && h.clockAtSubmission(r) {
 		due := r.DueAt
 		v.DueAt = &due
 		v.DueDate = due.In(h.cfg.Calendar().Loc).Format(time.DateOnly)
-		v.Overdue = h.now().After(due) && !workflow.State(r.Status).Closed()
+		v.Overdue = h.now().After(due) && !workflow.State(r.Status).Closed() && r.PausedAt == nil
 	}
 	if r.AssigneeID != nil {
 		a := names.name(*r.AssigneeID)

@@ -38,6 +38,7 @@ func (h *Handler) routes(r *gin.Engine) {
 	r.POST("/status/:token/answer", h.limitVerify, h.answerQuestion)
 	r.GET("/status/:token/withdraw", h.limitVerify, h.confirmWithdraw)
 	r.POST("/status/:token/withdraw", h.limitVerify, h.withdrawRequest)
+	r.POST("/status/:token/appeal", h.limitVerify, h.appealRequest)
 
 	// Staff API.
 	staff := api.Group("", h.requireAPIToken)

@@ -18,7 +18,7 @@ type queueRow struct {
 	ID, Reference, Type, TypeTitle, Status, StatusName, Jurisdiction, Email, Assignee string
 	DueDate                                                                           string
 	DaysLeft                                                                          int
-	Overdue, Running                                                                  bool
+	Overdue, Running, Paused, Extended                                                bool
 }
 
 // statusCount is one entry of the counts per status.
@@ -89,7 +89,7 @@ func (h *Handler) queueRow(r *models.Request, names staffNames) queueRow {
 	v := h.viewRequest(r, names)
 	row := queueRow{ID: r.ID, Reference: r.Reference, Type: r.Type, TypeTitle: workflow.RequestType(r.Type).Title(),
 		Status: r.Status, StatusName: workflow.State(r.Status).Name(), Jurisdiction: r.Jurisdiction, Email: r.Email,
-		DueDate: v.DueDate, Overdue: v.Overdue}
+		DueDate: v.DueDate, Overdue: v.Overdue, Paused: r.PausedAt != nil, Extended: r.Extended}
 	if v.Assignee != nil {
 		row.Assignee = *v.Assignee
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/gin-gonic/gin/binding"
@@ -63,6 +64,7 @@ func (h *Handler) renderStatus(c *gin.Context, status int, token, fieldErr, answ
 		"Timeline": timeline, "Token": token, "Question": question,
 		"Awaiting": st == workflow.StateAwaitingSubject, "CanWithdraw": canWithdraw(st),
 		"Error": fieldErr, "Answer": answer, "Done": c.Query("done"),
+		"CanAppeal": h.svc.CanAppeal(req), "AppealBy": appealBy(req, loc),
 	})
 }
 
@@ -197,4 +199,40 @@ func (h *Handler) withdrawRequest(c *gin.Context) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/status/"+url.PathEscape(token)+"?done=withdraw")
+}
+
+func appealBy(r *models.Request, loc *time.Location) string {
+	if r.AppealBy == nil {
+		return ""
+	}
+	return r.AppealBy.In(loc).Format("Monday, 2 January 2006")
+}
+
+// appealRequest is the subject's appeal against a rejection.
+func (h *Handler) appealRequest(c *gin.Context) {
+	limitBody(c, h.cfg.HTTP.MaxBodyBytes)
+	token := c.Param("token")
+	var f answerForm
+	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
+		h.fail(c, formError(err))
+		return
+	}
+	_, err := h.svc.Appeal(c.Request.Context(), token, f.Message)
+	var ve *service.ValidationError
+	var we *workflow.Error
+	switch {
+	case errors.As(err, &ve):
+		h.renderStatus(c, http.StatusUnprocessableEntity, token, ve.Fields["message"], f.Message)
+		return
+	case errors.As(err, &we):
+		h.renderStatus(c, http.StatusConflict, token, "An appeal is not possible now: "+we.Msg+".", "")
+		return
+	case errors.Is(err, models.ErrConflict):
+		h.renderStatus(c, http.StatusConflict, token, "Your request changed meanwhile; please look again.", "")
+		return
+	case err != nil:
+		h.statusProblem(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/status/"+url.PathEscape(token)+"?done=appeal")
 }

@@ -35,7 +35,8 @@ type Composer struct {
 // Kinds are the mails the portal sends; each has three templates.
 func Kinds() []string {
 	return []string{"verification", "acknowledgment", "request_info", "rejection", "completion", "extension",
-		"withdrawal", "staff_new_request", "staff_assigned", "staff_answered", "staff_withdrawn"}
+		"withdrawal", "appeal_received", "appeal_granted", "appeal_denied",
+		"staff_new_request", "staff_assigned", "staff_answered", "staff_withdrawn", "staff_appeal"}
 }
 
 // NewComposer parses every mail template once. key seals the secrets a

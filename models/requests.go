@@ -121,7 +121,8 @@ func (s *Store) ListRequests(ctx context.Context, f Filter) ([]Request, string, 
 		q = q.Where("assignee_id = ?", f.Assignee)
 	}
 	if f.Overdue {
-		q = q.Where("due_at < ? AND status IN ?", Now(f.Now), OpenStatuses())
+		// A paused clock is not overdue: its due date moves on resume.
+		q = q.Where("due_at < ? AND status IN ? AND paused_at IS NULL", Now(f.Now), OpenStatuses())
 	}
 	if !f.DueBefore.IsZero() {
 		q = q.Where("due_at < ?", Now(f.DueBefore))

@@ -89,6 +89,9 @@ func (s *Service) snapshot(r *models.Request) workflow.Snapshot {
 		VerifyBy: r.VerifyBy, DueAt: r.DueAt, Extended: r.Extended,
 		CanExtend: !pol.Rules.MaxExtension.IsZero(), RejectedBy: r.RejectedBy, AppealUsed: r.AppealUsed,
 	}
+	if r.AppealBy != nil {
+		snap.AppealBy = *r.AppealBy
+	}
 	if w := pol.Rules.ExtensionNoticeWithin; !w.IsZero() {
 		snap.ExtendBy = s.cal.EndOf(s.cal.End(s.cal.Today(s.clockStart(r, pol)), w))
 	}
@@ -115,6 +118,7 @@ func (s *Service) staffChange(ctx context.Context, staff *models.Staff, req *mod
 	ch := models.Change{RequestID: req.ID, Version: req.Version, Set: map[string]any{"status": string(out.To)},
 		Event: &models.Event{Action: in.Action, FromState: string(out.From), ToState: string(out.To),
 			ActorKind: string(workflow.ActorStaff), ActorID: staff.ID, Reason: reason, Message: message}}
+	s.clockChanges(req, out.From, out.To, now, ch.Set)
 	ids, _ := json.Marshal(out.Approvals)
 	if out.Approvals == nil {
 		ids = []byte("[]")
@@ -128,15 +132,19 @@ func (s *Service) staffChange(ctx context.Context, staff *models.Staff, req *mod
 		err = s.addSubjectMail(&ch, req, "request_info", map[string]any{"Question": message}, true)
 	case workflow.ActionReject:
 		ch.Set["rejected_by"] = staff.ID
-		err = s.addSubjectMail(&ch, req, "rejection", s.rejectionData(req, reason, message), false)
+		err = s.addSubjectMail(&ch, req, "rejection", s.rejectionData(req, reason, message, ch.Set["appeal_by"]), false)
 	case workflow.ActionComplete:
 		err = s.addSubjectMail(&ch, req, "completion", map[string]any{"Answer": message}, false)
 	case workflow.ActionExtend:
 		err = s.extendChange(&ch, req, reason)
 	case workflow.ActionGrantAppeal:
 		ch.Set["appeal_used"] = true
+		err = s.addSubjectMail(&ch, req, "appeal_granted", map[string]any{"Reason": reason}, false)
 	case workflow.ActionDenyAppeal:
 		ch.Set["appeal_used"] = true
+		pol := s.policy(req.Jurisdiction)
+		err = s.addSubjectMail(&ch, req, "appeal_denied", map[string]any{"Reason": reason,
+			"Authority": pol.Authority, "Law": pol.Name}, false)
 	}
 	return ch, err
 }
@@ -174,7 +182,7 @@ func (s *Service) findStaff(ctx context.Context, name string) (*models.Staff, er
 
 func (s *Service) extendChange(ch *models.Change, req *models.Request, reason string) error {
 	pol := s.policy(req.Jurisdiction)
-	due := models.Now(s.cal.EndOf(s.cal.End(s.cal.Today(req.DueAt), pol.Rules.MaxExtension))) // UTC: SQLite compares times as text
+	due := s.dueFor(req, true, req.PausedDays)
 	ch.Set["extended"] = true
 	ch.Set["due_at"] = due
 	ch.Event.Message = "new due date " + s.cal.Today(due).String()
@@ -184,10 +192,14 @@ func (s *Service) extendChange(ch *models.Change, req *models.Request, reason st
 	}, false)
 }
 
-func (s *Service) rejectionData(req *models.Request, code, message string) map[string]any {
+func (s *Service) rejectionData(req *models.Request, code, message string, appealBy any) map[string]any {
 	pol := s.policy(req.Jurisdiction)
+	by := ""
+	if t, ok := appealBy.(time.Time); ok {
+		by = s.formatDate(t)
+	}
 	return map[string]any{"ReasonCode": code, "ReasonText": rejectionText(workflow.RejectionCode(code)),
-		"Explanation": message, "Authority": pol.Authority, "Law": pol.Name, "AppealBy": ""}
+		"Explanation": message, "Authority": pol.Authority, "Law": pol.Name, "AppealBy": by}
 }
 
 // rejectionText says each reason code in plain words for the subject.

@@ -64,6 +64,11 @@ func (s *Service) AdminCreateAPIToken(ctx context.Context, actor *models.Staff, 
 	if err != nil {
 		return "", err
 	}
+	// Refused here with a reason the admin sees, rather than as the
+	// internal error CreateAPIToken gives the CLI.
+	if st.Disabled {
+		return "", &ValidationError{Fields: map[string]string{"staff_id": "This account is disabled; enable it before giving it a token."}}
+	}
 	return s.CreateAPIToken(ctx, st.Email)
 }
 

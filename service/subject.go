@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"rightsportal/mailer"
 	"rightsportal/models"
@@ -67,7 +68,7 @@ func (s *Service) provideInfo(ctx context.Context, req *models.Request, answer, 
 		return nil, err
 	}
 	ch := models.Change{RequestID: req.ID, Version: req.Version,
-		Set: map[string]any{"status": string(out.To)},
+		Set: s.stateSet(req, out, now),
 		// The question's reply address has done its job.
 		RevokeTokens: []string{models.TokenInfoReply},
 		Event: &models.Event{Action: string(workflow.ActionProvideInfo), FromState: string(out.From),
@@ -93,7 +94,7 @@ func (s *Service) Withdraw(ctx context.Context, token string) (*models.Request, 
 		return nil, err
 	}
 	ch := models.Change{RequestID: req.ID, Version: req.Version,
-		Set:          map[string]any{"status": string(out.To)},
+		Set:          s.stateSet(req, out, now),
 		RevokeTokens: []string{models.TokenInfoReply, models.TokenVerifyLink, models.TokenVerifyReply},
 		Event: &models.Event{Action: string(workflow.ActionWithdraw), FromState: string(out.From),
 			ToState: string(out.To), ActorKind: string(workflow.ActorSubject)},
@@ -144,4 +145,67 @@ func (s *Service) answerByReply(ctx context.Context, tok *models.Token, req *mod
 		return InboundResult{}, err
 	}
 	return InboundResult{Outcome: InboundAnswered}, nil
+}
+
+// stateSet is the columns a subject's action changes: the state and what
+// the clock needs.
+func (s *Service) stateSet(req *models.Request, out workflow.Outcome, now time.Time) map[string]any {
+	set := map[string]any{"status": string(out.To)}
+	s.clockChanges(req, out.From, out.To, now, set)
+	return set
+}
+
+// Appeal contests a rejection from the status page, where the jurisdiction
+// grants an appeal and its window is open. The appeal gets its own
+// deadline; staff other than the one who rejected decide it.
+func (s *Service) Appeal(ctx context.Context, token, message string) (*models.Request, error) {
+	_, req, err := s.statusToken(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	message = strings.TrimSpace(message)
+	if m := workflow.CheckText(message, MaxAnswerLen, true); m != "" {
+		return nil, &ValidationError{Fields: map[string]string{"message": m}}
+	}
+	now := models.Now(s.now())
+	out, err := workflow.Decide(s.snapshot(req), workflow.Input{Action: workflow.ActionAppeal,
+		Actor: workflow.Actor{Kind: workflow.ActorSubject}, Message: message, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	set := s.stateSet(req, out, now)
+	ch := models.Change{RequestID: req.ID, Version: req.Version, Set: set,
+		Event: &models.Event{Action: string(workflow.ActionAppeal), FromState: string(out.From),
+			ToState: string(out.To), ActorKind: string(workflow.ActorSubject), Message: message}}
+	due, _ := set["due_at"].(time.Time)
+	pol := s.policy(req.Jurisdiction)
+	if err := s.addSubjectMail(&ch, req, "appeal_received", map[string]any{"DueDate": s.formatDate(due), "Law": pol.Name}, false); err != nil {
+		return nil, err
+	}
+	if err := s.notifyTeam(ctx, req, &ch, "staff_appeal", map[string]any{"DueDate": s.formatDate(due)}); err != nil {
+		return nil, err
+	}
+	return s.store.Apply(ctx, now, ch)
+}
+
+// CanAppeal reports whether the subject may appeal r now (for the status
+// page's button).
+func (s *Service) CanAppeal(r *models.Request) bool {
+	_, err := workflow.Decide(s.snapshot(r), workflow.Input{Action: workflow.ActionAppeal,
+		Actor: workflow.Actor{Kind: workflow.ActorSubject}, Now: s.now()})
+	return err == nil
+}
+
+// notifyTeam tells the assignee, or the team address when nobody holds
+// the request.
+func (s *Service) notifyTeam(ctx context.Context, req *models.Request, ch *models.Change, kind string, extra map[string]any) error {
+	if req.AssigneeID != nil {
+		if st, err := s.store.StaffByID(ctx, *req.AssigneeID); err == nil && !st.Disabled {
+			return s.addStaffMail(ch, req, st, kind, extra)
+		}
+	}
+	if team := s.cfg.Mail.TeamAddress; team != "" {
+		return s.addStaffMail(ch, req, &models.Staff{Name: "privacy team", Email: team}, kind, extra)
+	}
+	return nil
 }

@@ -48,8 +48,10 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (*models.Request, 
 	req := &models.Request{
 		ID: id.String(), Reference: newReference(), Type: in.Type, Status: string(workflow.StateUnverified),
 		Jurisdiction: in.Jurisdiction, Email: in.Email, FullName: in.FullName, Details: string(details),
-		VerifyBy:  now.Add(s.cfg.Verification.Window.D()),
-		DueAt:     models.Now(s.cal.EndOf(s.cal.End(s.cal.Today(now), pol.Rules.Period))), // UTC: SQLite compares times as text
+		VerifyBy: now.Add(s.cfg.Verification.Window.D()),
+		// Until verification this is the due date if the clock started
+		// now; laws that count from submission keep it.
+		DueAt:     s.cal.EndOf(s.cal.Deadline(s.cal.Today(now), pol.Rules.Period, pol.Rules.MaxExtension, false, 0)),
 		Approvals: "[]",
 	}
 	link, linkHash := NewToken()

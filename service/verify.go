@@ -47,13 +47,8 @@ func (s *Service) verify(ctx context.Context, tok *models.Token, req *models.Req
 		return nil, ErrTokenSpent
 	}
 	pol := s.policy(req.Jurisdiction)
-	start := now
-	if pol.Rules.ClockAtSubmission {
-		start = req.CreatedAt
-	}
-	// UTC like every stored timestamp: SQLite compares them as text, so a
-	// local offset would break the queue's keyset and overdue filters.
-	due := models.Now(s.cal.EndOf(s.cal.End(s.cal.Today(start), pol.Rules.Period)))
+	req.VerifiedAt = &now
+	due := s.dueFor(req, false, 0)
 	req.DueAt = due
 	ch := models.Change{
 		RequestID: req.ID, Version: req.Version,
