@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"rightsportal/workflow"
 )
 
 // Config is the whole configuration of one portal instance.
@@ -30,6 +32,7 @@ type Config struct {
 	Staff         Staff         `yaml:"staff"`
 	Requests      Requests      `yaml:"requests"`
 	Jurisdictions Jurisdictions `yaml:"jurisdictions"`
+	Retention     Retention     `yaml:"retention"`
 }
 
 // Organisation is who runs the portal.
@@ -92,6 +95,17 @@ type Inbound struct {
 // Verification is the e-mail ownership check.
 type Verification struct {
 	Window Duration `yaml:"window"`
+	// ReminderAfter: an unconfirmed request gets one reminder this long
+	// after submission (0 turns reminders off).
+	ReminderAfter Duration `yaml:"reminder_after"`
+}
+
+// Retention says how long personal data of closed requests is kept.
+type Retention struct {
+	// ClosedRequests is a period ("24 months") counted from closing.
+	ClosedRequests string `yaml:"closed_requests"`
+	// Period is ClosedRequests, parsed by Validate.
+	Period workflow.Period `yaml:"-"`
 }
 
 // RateLimit holds the per-client and per-address limits.
@@ -113,6 +127,11 @@ type Limit struct {
 type Staff struct {
 	SessionIdle     Duration `yaml:"session_idle"`
 	SessionAbsolute Duration `yaml:"session_absolute"`
+	// RemindDaysBefore: the assignee is reminded this many days before a
+	// request is due; ExtensionWarningDays: warned this many days before
+	// the last day to announce an extension.
+	RemindDaysBefore     int `yaml:"remind_days_before"`
+	ExtensionWarningDays int `yaml:"extension_warning_days"`
 }
 
 // Requests holds per-type settings.
@@ -162,10 +181,13 @@ type Policy struct {
 	// business days (0: no separate acknowledgment deadline).
 	AcknowledgeBusinessDays int `yaml:"acknowledge_business_days"`
 	// AppealWindow and AppealDecision: "" when the law grants no appeal.
-	AppealWindow   string   `yaml:"appeal_window"`
-	AppealDecision string   `yaml:"appeal_decision"`
-	Authority      string   `yaml:"authority"`
-	Types          []string `yaml:"types"`
+	AppealWindow   string `yaml:"appeal_window"`
+	AppealDecision string `yaml:"appeal_decision"`
+	// AppealExtension: how much longer the appeal decision may take where
+	// the law allows it (Colorado: 60 days); shown to staff.
+	AppealExtension string   `yaml:"appeal_extension"`
+	Authority       string   `yaml:"authority"`
+	Types           []string `yaml:"types"`
 	// Rules are the values above, parsed by Validate.
 	Rules Rules `yaml:"-"`
 }
@@ -252,7 +274,8 @@ func Defaults() *Config {
 			RescueAfter: Duration(5 * time.Minute), SendTimeout: Duration(60 * time.Second),
 			PollInterval: Duration(time.Second),
 		},
-		Verification: Verification{Window: Duration(72 * time.Hour)},
+		Verification: Verification{Window: Duration(72 * time.Hour), ReminderAfter: Duration(24 * time.Hour)},
+		Retention:    Retention{ClosedRequests: "24 months"},
 		RateLimit: RateLimit{
 			Enabled:        true,
 			SubmitPerIP:    Limit{Burst: 10, Every: Duration(time.Minute)},
@@ -260,7 +283,8 @@ func Defaults() *Config {
 			VerifyPerIP:    Limit{Burst: 20, Every: Duration(30 * time.Second)},
 			InboundPerIP:   Limit{Burst: 60, Every: Duration(time.Second)},
 		},
-		Staff:    Staff{SessionIdle: Duration(30 * time.Minute), SessionAbsolute: Duration(12 * time.Hour)},
+		Staff: Staff{SessionIdle: Duration(30 * time.Minute), SessionAbsolute: Duration(12 * time.Hour),
+			RemindDaysBefore: 7, ExtensionWarningDays: 5},
 		Requests: Requests{Approvals: ApprovalCounts{"erasure": 2}},
 	}
 }

@@ -45,6 +45,17 @@ func (c *Config) Validate() error {
 	if w := c.Verification.Window.D(); w < time.Hour || w > 30*24*time.Hour {
 		v.bad("verification.window", "must be between 1h and 720h, not %s", w)
 	}
+	if r := c.Verification.ReminderAfter.D(); r < 0 || (r > 0 && r >= c.Verification.Window.D()) {
+		v.bad("verification.reminder_after", "must be 0 (off) or shorter than verification.window, not %s", r)
+	}
+	if p, err := workflow.ParsePeriod(c.Retention.ClosedRequests); err != nil || p.IsZero() {
+		v.bad("retention.closed_requests", "%q is not a period like \"24 months\"", c.Retention.ClosedRequests)
+	} else {
+		c.Retention.Period = p
+	}
+	if c.Staff.RemindDaysBefore < 0 || c.Staff.RemindDaysBefore > 60 || c.Staff.ExtensionWarningDays < 0 || c.Staff.ExtensionWarningDays > 60 {
+		v.bad("staff", "remind_days_before and extension_warning_days must be from 0 to 60")
+	}
 	for name, l := range map[string]Limit{
 		"submit_per_ip": c.RateLimit.SubmitPerIP, "submit_per_email": c.RateLimit.SubmitPerEmail,
 		"verify_per_ip": c.RateLimit.VerifyPerIP, "inbound_per_ip": c.RateLimit.InboundPerIP,
@@ -228,6 +239,7 @@ func (p *Policy) check(v *checker, key string) {
 	r.ExtensionNoticeWithin = period("extension_notice_within", p.ExtensionNoticeWithin, false)
 	r.AppealWindow = period("appeal_window", p.AppealWindow, false)
 	r.AppealDecision = period("appeal_decision", p.AppealDecision, false)
+	period("appeal_extension", p.AppealExtension, false)
 	if r.AppealWindow.IsZero() != r.AppealDecision.IsZero() {
 		v.bad(key, "appeal_window and appeal_decision go together: set both or neither")
 	}

@@ -4,8 +4,10 @@
 package handlers
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -72,7 +74,15 @@ func (h *Handler) Router() (http.Handler, error) {
 	cop := http.NewCrossOriginProtection()
 	cop.AddInsecureBypassPattern("POST /api/v1/inbound/email")
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		writeJSONError(w, http.StatusForbidden, "cross_origin", "Cross-origin requests are not allowed.", nil)
+		const msg = "This form was sent from another website, so it was refused. Nothing was changed."
+		if strings.HasPrefix(req.URL.Path, "/api/") || !strings.Contains(req.Header.Get("Accept"), "text/html") {
+			writeJSONError(w, http.StatusForbidden, "cross_origin", msg, nil)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprintf(w, "<!doctype html><html lang=\"en\"><title>Refused</title><h1>Refused</h1><p>%s</p><p><a href=\"/\">Back to the start</a></p></html>", msg)
 	}))
 	return cop.Handler(r), nil
 }

@@ -62,7 +62,7 @@ func (h *Handler) renderQueue(c *gin.Context, status int, f models.Filter, list 
 	}
 	var cs []statusCount
 	for _, st := range workflow.States() {
-		cs = append(cs, statusCount{string(st), st.Name(), counts[string(st)], "/staff?status=" + string(st)})
+		cs = append(cs, statusCount{string(st), st.Label(), counts[string(st)], "/staff?status=" + string(st)})
 	}
 	q := c.Request.URL.Query()
 	nextURL := ""
@@ -88,7 +88,7 @@ func queryValues(v url.Values) map[string]string {
 func (h *Handler) queueRow(r *models.Request, names staffNames) queueRow {
 	v := h.viewRequest(r, names)
 	row := queueRow{ID: r.ID, Reference: r.Reference, Type: r.Type, TypeTitle: workflow.RequestType(r.Type).Title(),
-		Status: r.Status, StatusName: workflow.State(r.Status).Name(), Jurisdiction: r.Jurisdiction, Email: r.Email,
+		Status: r.Status, StatusName: workflow.State(r.Status).Label(), Jurisdiction: r.Jurisdiction, Email: r.Email,
 		DueDate: v.DueDate, Overdue: v.Overdue, Paused: r.PausedAt != nil, Extended: r.Extended}
 	if v.Assignee != nil {
 		row.Assignee = *v.Assignee

@@ -16,6 +16,7 @@ import (
 	"rightsportal/config"
 	"rightsportal/mailer"
 	"rightsportal/models"
+	"rightsportal/service"
 )
 
 // Deps are what the workers need.
@@ -29,6 +30,8 @@ type Deps struct {
 	Log    *slog.Logger
 	// JobLog receives the engine's own logs.
 	JobLog *slog.Logger
+	// Service runs the scheduled work; nil leaves it out (tests of mail).
+	Service *service.Service
 }
 
 // NewSender is the mail sender the configuration asks for: the SMTP relay,
@@ -58,13 +61,22 @@ func New(d Deps) (*river.Client[*sql.Tx], error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &mailer.SendWorker{Outbox: d.Store, Sender: sender, From: m.From, Key: d.Key,
 		SendTimeout: m.SendTimeout.D(), Log: d.Log.With("component", "mail"), LogLinks: m.Host() == "" && d.Sender == nil})
+	queues := map[string]river.QueueConfig{models.QueueMail: {MaxWorkers: 4}}
+	var periodic []*river.PeriodicJob
+	if d.Service != nil {
+		river.AddWorker(workers, &SweepWorker{Service: d.Service, Log: d.Log})
+		river.AddWorker(workers, &RetentionWorker{Service: d.Service, Log: d.Log})
+		queues[QueueMaintenance] = river.QueueConfig{MaxWorkers: 1}
+		periodic = periodicJobs()
+	}
 	jobLog := d.JobLog
 	if jobLog == nil {
 		jobLog = d.Log
 	}
 	c, err := river.NewClient(riversqlite.New(d.Store.WriterDB()), &river.Config{
-		Queues:            map[string]river.QueueConfig{models.QueueMail: {MaxWorkers: 4}},
+		Queues:            queues,
 		Workers:           workers,
+		PeriodicJobs:      periodic,
 		Logger:            jobLog,
 		PollOnly:          true,
 		FetchPollInterval: m.PollInterval.D(),

@@ -34,9 +34,10 @@ type Composer struct {
 
 // Kinds are the mails the portal sends; each has three templates.
 func Kinds() []string {
-	return []string{"verification", "acknowledgment", "request_info", "rejection", "completion", "extension",
+	return []string{"verification", "verification_reminder", "acknowledgment", "request_info", "rejection", "completion", "extension",
 		"withdrawal", "appeal_received", "appeal_granted", "appeal_denied",
-		"staff_new_request", "staff_assigned", "staff_answered", "staff_withdrawn", "staff_appeal"}
+		"staff_new_request", "staff_assigned", "staff_answered", "staff_withdrawn", "staff_appeal",
+		"staff_due_soon", "staff_overdue", "staff_extension_deadline"}
 }
 
 // NewComposer parses every mail template once. key seals the secrets a

@@ -44,6 +44,13 @@ type Change struct {
 	Event        *Event
 	Mails        []*Mail
 	Inbound      *Inbound
+	// Bookkeeping changes (the scheduled work's "notice sent" marks) touch
+	// columns no decision depends on: they neither need nor bump the
+	// version, so a reminder never makes a staff member's form stale.
+	Bookkeeping bool
+	// Purge removes the request's personal data in the same transaction:
+	// see purge.
+	Purge bool
 }
 
 // Apply writes ch in one transaction. A stale Version gives ErrConflict,
@@ -74,6 +81,11 @@ func (s *Store) Apply(ctx context.Context, now time.Time, ch Change) (*Request, 
 		if err := s.queueMails(ctx, tx, now, &id, ch.Mails); err != nil {
 			return err
 		}
+		if ch.Purge {
+			if err := purge(tx, id); err != nil {
+				return err
+			}
+		}
 		if ch.Inbound != nil {
 			ch.Inbound.RequestID = id
 			if err := tx.Create(ch.Inbound).Error; err != nil {
@@ -101,10 +113,15 @@ func writeRequest(tx *gorm.DB, now time.Time, ch Change) (string, error) {
 		return ch.Create.ID, nil
 	}
 	set := map[string]any{"updated_at": now, "version": gorm.Expr("version + 1")}
+	q := tx.Model(&Request{}).Where("id = ? AND version = ?", ch.RequestID, ch.Version)
+	if ch.Bookkeeping {
+		set = map[string]any{}
+		q = tx.Model(&Request{}).Where("id = ?", ch.RequestID)
+	}
 	for k, v := range ch.Set {
 		set[k] = normTime(v)
 	}
-	res := tx.Model(&Request{}).Where("id = ? AND version = ?", ch.RequestID, ch.Version).Updates(set)
+	res := q.Updates(set)
 	if res.Error != nil {
 		return "", fmt.Errorf("models: update request: %w", res.Error)
 	}

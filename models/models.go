@@ -54,10 +54,13 @@ type Request struct {
 	// ClosedAt is when the request reached a closed state; retention
 	// counts from it.
 	ClosedAt *time.Time `gorm:"index"`
-	// The scheduled work's marks, so each notice goes out once.
+	// The scheduled work's marks, so each notice goes out once: when the
+	// verification reminder went, and the due date a due-soon reminder
+	// and an overdue escalation were sent for (a new due date, after an
+	// extension or a pause, earns new ones).
 	RemindedAt        *time.Time
-	DueRemindedAt     *time.Time
-	EscalatedAt       *time.Time
+	DueRemindedFor    *time.Time
+	EscalatedFor      *time.Time
 	ExtensionWarnedAt *time.Time
 	// PurgedAt is when the personal data was removed (expiry or
 	// retention); the row stays as an anonymous stub for statistics.

@@ -92,9 +92,14 @@ func (s *Store) SetStaffRole(ctx context.Context, id, role string) error {
 }
 
 // SetStaffDisabled disables or re-enables an account; disabling also ends
-// its sessions (in the same transaction) so it is out at once.
+// its sessions and revokes its API tokens (in the same transaction), so it
+// is out at once and re-enabling does not bring old tokens back.
 func (s *Store) SetStaffDisabled(ctx context.Context, id string, disabled bool) error {
-	return s.updateStaff(ctx, id, map[string]any{"disabled": disabled})
+	if err := s.updateStaff(ctx, id, map[string]any{"disabled": disabled}); err != nil || !disabled {
+		return err
+	}
+	return s.w.WithContext(ctx).Model(&APIToken{}).Where("staff_id = ? AND revoked_at IS NULL", id).
+		Update("revoked_at", Now(time.Now())).Error
 }
 
 // SetStaffPassword replaces a password hash and ends every session.

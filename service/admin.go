@@ -37,6 +37,9 @@ func (s *Service) SetRole(ctx context.Context, actor *models.Staff, id, role str
 	if role != models.RoleAdmin && role != models.RoleReviewer {
 		return &ValidationError{Fields: map[string]string{"role": "Choose admin or reviewer."}}
 	}
+	if st, err := s.store.StaffByID(ctx, id); err == nil && st.Role == role {
+		return nil // nothing changes; keep the sessions
+	}
 	if id == actor.ID && role != models.RoleAdmin {
 		return &ValidationError{Fields: map[string]string{"role": "You cannot remove your own admin role; ask another admin."}}
 	}

@@ -4,6 +4,8 @@
 // so every rule can be tested as a table and fuzzed.
 package workflow
 
+import "strings"
+
 // RequestType names the right a data subject exercises (SPEC §2).
 type RequestType string
 
@@ -213,3 +215,6 @@ func (s State) Name() string {
 	}
 	return string(s)
 }
+
+// Label is the state as staff read it ("awaiting subject").
+func (s State) Label() string { return strings.ReplaceAll(string(s), "_", " ") }

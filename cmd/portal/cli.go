@@ -124,3 +124,29 @@ func auditCommand(ctx context.Context, path string, args []string, getenv env, s
 	fmt.Fprintf(stdout, "audit chain intact: %d events\n", rep.Events)
 	return nil
 }
+
+// purgeCommand is `portal purge [--dry-run]`: the retention purge now, or
+// the list of what it would remove.
+func purgeCommand(ctx context.Context, path string, args []string, getenv env, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("purge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dry := fs.Bool("dry-run", false, "list what would be purged, change nothing")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	a, err := openApp(ctx, path, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	items, err := a.svc.PurgeClosed(ctx, *dry)
+	for _, it := range items {
+		fmt.Fprintf(stdout, "%s\t%s\tclosed %s\n", it.Reference, it.Status, it.ClosedAt.Format("2006-01-02"))
+	}
+	verb := "purged"
+	if *dry {
+		verb = "would purge"
+	}
+	fmt.Fprintf(stdout, "%s the personal data of %d closed requests (retention: %s)\n", verb, len(items), a.cfg.Retention.ClosedRequests)
+	return err
+}

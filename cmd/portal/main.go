@@ -63,6 +63,8 @@ func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout
 		return tokenCommand(ctx, path, rest, getenv, stdout, stderr)
 	case "audit":
 		return auditCommand(ctx, path, rest, getenv, stdout, stderr)
+	case "purge":
+		return purgeCommand(ctx, path, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -81,4 +83,6 @@ commands:
   token create --email E
                         print a new API token for that staff member
   audit verify          check the audit trail's hash chain
+  purge [--dry-run]     purge personal data of requests closed longer than
+                        the retention period (or list what would go)
 `

@@ -101,7 +101,7 @@ func (a *app) mailMode() string {
 
 // jobClient is the River client that works the queues.
 func (a *app) jobClient() (*river.Client[*sql.Tx], error) {
-	return jobs.New(jobs.Deps{Store: a.store, Config: a.cfg, Key: a.key, Log: a.log, JobLog: jobLog(a.logOut)})
+	return jobs.New(jobs.Deps{Store: a.store, Config: a.cfg, Key: a.key, Log: a.log, JobLog: jobLog(a.logOut), Service: a.svc})
 }
 
 // startInbound starts the inbound SMTP listener when an address is set.

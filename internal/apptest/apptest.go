@@ -187,7 +187,7 @@ func New(t testing.TB, o Options) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.Jobs, err = jobs.New(jobs.Deps{Store: store, Config: a.Cfg, Key: a.Key, Sender: sender, Log: log,
+	a.Jobs, err = jobs.New(jobs.Deps{Store: store, Config: a.Cfg, Key: a.Key, Sender: sender, Log: log, Service: a.Svc,
 		JobLog: slog.New(slog.NewTextHandler(a.Logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		t.Fatal(err)
