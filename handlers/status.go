@@ -184,6 +184,10 @@ func (h *Handler) confirmWithdraw(c *gin.Context) {
 func (h *Handler) withdrawRequest(c *gin.Context) {
 	limitBody(c, 4<<10)
 	token := c.Param("token")
+	if _, err := h.svc.StatusRequest(c.Request.Context(), token); err != nil {
+		h.statusProblem(c, err)
+		return
+	}
 	if c.PostForm("confirm") != "yes" {
 		h.fail(c, invalid(map[string]string{"confirm": "Tick the box to confirm that you want to withdraw."}))
 		return

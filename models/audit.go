@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -11,23 +12,35 @@ import (
 	"gorm.io/gorm"
 )
 
-// appendEvent links e to the newest event of the one chain and inserts it.
-// The caller's transaction holds SQLite's single write lock, so no other
-// event can slip in between reading the head and writing the link.
+// AuditHead records the newest event of the chain outside the events
+// table, so that removing the newest events is as detectable as changing
+// any other: the chain must end where the head says.
+type AuditHead struct {
+	ID      int    `gorm:"primaryKey"`
+	EventID int64  `gorm:"not null"`
+	Hash    string `gorm:"size:64;not null"`
+	Count   int64  `gorm:"not null"`
+}
+
+// appendEvent links e to the head of the one chain, inserts it and moves
+// the head. The caller's transaction holds SQLite's single write lock, so
+// no other event can slip in between reading the head and writing.
 func (s *Store) appendEvent(tx *gorm.DB, e *Event) error {
-	var prev []string
-	if err := tx.Model(&Event{}).Order("id DESC").Limit(1).Pluck("hash", &prev).Error; err != nil {
+	var head AuditHead
+	err := tx.Where("id = 1").Take(&head).Error
+	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
 		return fmt.Errorf("models: read audit head: %w", err)
 	}
-	e.PrevHash = ""
-	if len(prev) == 1 {
-		e.PrevHash = prev[0]
-	}
+	e.PrevHash = head.Hash
 	e.CreatedAt = Now(e.CreatedAt)
 	e.ContentHash = ContentHash(e.Reason, e.Message)
 	e.Hash = EventHash(e)
 	if err := tx.Create(e).Error; err != nil {
 		return fmt.Errorf("models: insert audit event: %w", err)
+	}
+	head = AuditHead{ID: 1, EventID: e.ID, Hash: e.Hash, Count: head.Count + 1}
+	if err := tx.Save(&head).Error; err != nil {
+		return fmt.Errorf("models: move audit head: %w", err)
 	}
 	return nil
 }
@@ -69,10 +82,24 @@ type ChainReport struct {
 	Problem  string
 }
 
+// PurgeActions are the audit actions after which a request's event texts
+// may be empty: the personal data was purged on purpose.
+func PurgeActions() []string { return []string{"expire", "purge"} }
+
 // VerifyChain walks the whole audit trail in order and names the first
-// event whose hash, link or content does not match.
+// event whose hash, link or content does not match, then checks that the
+// chain ends where the head recorded it.
 func (s *Store) VerifyChain(ctx context.Context) (ChainReport, error) {
 	var rep ChainReport
+	var purged []string
+	err := s.r.WithContext(ctx).Model(&Event{}).Where("action IN ?", PurgeActions()).Distinct().Pluck("request_id", &purged).Error
+	if err != nil {
+		return rep, fmt.Errorf("models: read audit events: %w", err)
+	}
+	wasPurged := map[string]bool{}
+	for _, id := range purged {
+		wasPurged[id] = true
+	}
 	prev, after := "", int64(0)
 	for {
 		var batch []Event
@@ -81,28 +108,54 @@ func (s *Store) VerifyChain(ctx context.Context) (ChainReport, error) {
 			return rep, fmt.Errorf("models: read audit events: %w", err)
 		}
 		if len(batch) == 0 {
-			return rep, nil
+			break
 		}
 		for i := range batch {
 			e := &batch[i]
 			rep.Events++
-			if p := checkEvent(e, prev); p != "" {
+			if p := checkEvent(e, prev, wasPurged[e.RequestID]); p != "" {
 				rep.BrokenAt, rep.Problem = e.ID, p
 				return rep, nil
 			}
 			prev, after = e.Hash, e.ID
 		}
 	}
+	return rep, s.checkHead(ctx, &rep, prev, after)
 }
 
-func checkEvent(e *Event, prev string) string {
+// checkHead compares the end of the chain with the recorded head.
+func (s *Store) checkHead(ctx context.Context, rep *ChainReport, last string, lastID int64) error {
+	var head AuditHead
+	err := s.r.WithContext(ctx).Where("id = 1").Take(&head).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		if rep.Events > 0 {
+			rep.BrokenAt, rep.Problem = lastID, "the chain's head record is missing"
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("models: read audit head: %w", err)
+	}
+	if head.Hash != last || head.EventID != lastID || head.Count != rep.Events {
+		rep.BrokenAt = lastID
+		rep.Problem = fmt.Sprintf("the chain ends at event %d but its head records event %d of %d (newest events were removed)",
+			lastID, head.EventID, head.Count)
+	}
+	return nil
+}
+
+func checkEvent(e *Event, prev string, purged bool) string {
 	switch {
 	case e.PrevHash != prev:
 		return "its link does not match the event before it (an event was removed or reordered)"
 	case e.Hash != EventHash(e):
 		return "its fields do not match its hash (the event was changed)"
-	case (e.Reason != "" || e.Message != "") && e.ContentHash != ContentHash(e.Reason, e.Message):
-		return "its reason or message does not match its content hash (the text was changed)"
+	case e.ContentHash == ContentHash(e.Reason, e.Message):
+		return ""
+	case e.Reason == "" && e.Message == "" && purged:
+		return "" // text purged with the request's personal data, on record
+	case e.Reason == "" && e.Message == "":
+		return "its reason and message were emptied, but the request was never purged"
 	}
-	return ""
+	return "its reason or message does not match its content hash (the text was changed)"
 }

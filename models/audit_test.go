@@ -332,3 +332,55 @@ func TestAuditUsedTokenWritesNothing(t *testing.T) {
 		t.Errorf("chain after refusals: %+v", rep)
 	}
 }
+
+// TestAuditChainDetectsTailRemoval protects against removing the newest
+// events: the chain must end where its head (kept apart) says.
+func TestAuditChainDetectsTailRemoval(t *testing.T) {
+	c := newAuditChain(t)
+	ids := c.build(t)
+	c.exec(t, "DELETE FROM audit_events WHERE id = ?", ids[len(ids)-1])
+	rep := c.verify(t)
+	if rep.BrokenAt != ids[len(ids)-2] || rep.Problem == "" {
+		t.Fatalf("tail removal not detected: %+v", rep)
+	}
+}
+
+// TestAuditChainPurgedText: emptying an event's text is a break unless the
+// request was purged on record (expire or purge event); a real purge
+// keeps the chain verifiable.
+func TestAuditChainPurgedText(t *testing.T) {
+	c := newAuditChain(t)
+	ids := c.build(t)
+	c.exec(t, "UPDATE audit_events SET message = '' WHERE id = ?", ids[5])
+	if rep := c.verify(t); rep.BrokenAt != ids[5] {
+		t.Fatalf("silently emptied text not detected: %+v", rep)
+	}
+	c.exec(t, "UPDATE audit_events SET message = ? WHERE id = ?", "Which customer number do you have?", ids[5])
+	if rep := c.verify(t); rep.BrokenAt != 0 {
+		t.Fatalf("restored chain broken: %+v", rep)
+	}
+	// The purge: request A (the first created) loses its data on record.
+	var a string
+	if err := c.db.QueryRow("SELECT request_id FROM audit_events WHERE id = ?", ids[0]).Scan(&a); err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	if err := c.db.QueryRow("SELECT version FROM requests WHERE id = ?", a).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.store.Apply(context.Background(), c.tick(), models.Change{RequestID: a, Version: v, Purge: true,
+		Set:   map[string]any{},
+		Event: &models.Event{Action: "purge", FromState: "awaiting_subject", ToState: "awaiting_subject", ActorKind: "system"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msg, email string
+	c.db.QueryRow("SELECT message FROM audit_events WHERE id = ?", ids[5]).Scan(&msg)
+	c.db.QueryRow("SELECT email FROM requests WHERE id = ?", a).Scan(&email)
+	if msg != "" || email != "" {
+		t.Fatalf("purge left personal data: message %q email %q", msg, email)
+	}
+	if rep := c.verify(t); rep.BrokenAt != 0 {
+		t.Fatalf("purged chain must verify: %+v", rep)
+	}
+}

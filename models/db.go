@@ -41,6 +41,9 @@ type Options struct {
 	// MailMaxAttempts is how often a mail is tried before it counts as
 	// failed; it is fixed on each job when the job is queued.
 	MailMaxAttempts int
+	// MustExist refuses to create a new SQLite file: commands that only
+	// inspect data must not report on an empty database made by a typo.
+	MustExist bool
 }
 
 // Open connects, migrates the schema (ours and the job engine's) and
@@ -52,6 +55,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	}
 	if driver != "sqlite" {
 		return nil, fmt.Errorf("models: database driver %q is not supported", driver)
+	}
+	if _, err := os.Stat(sqlitePath(dsn)); o.MustExist && err != nil {
+		return nil, fmt.Errorf("models: database %s: %w", sqlitePath(dsn), err)
 	}
 	if dir := filepath.Dir(sqlitePath(dsn)); dir != "." && dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {

@@ -35,6 +35,16 @@ type app struct {
 // openApp reads the configuration, opens (and migrates) the database and
 // builds the service.
 func openApp(ctx context.Context, path string, getenv env, stderr io.Writer) (*app, error) {
+	return open(ctx, path, getenv, stderr, false)
+}
+
+// openExisting is openApp for commands that inspect data: a database that
+// does not exist is an error, not a new empty one.
+func openExisting(ctx context.Context, path string, getenv env, stderr io.Writer) (*app, error) {
+	return open(ctx, path, getenv, stderr, true)
+}
+
+func open(ctx context.Context, path string, getenv env, stderr io.Writer, mustExist bool) (*app, error) {
 	cfg, err := config.Load(path, getenv)
 	if err != nil {
 		return nil, err
@@ -45,7 +55,7 @@ func openApp(ctx context.Context, path string, getenv env, stderr io.Writer) (*a
 		return nil, err
 	}
 	store, err := models.Open(ctx, models.Options{Driver: cfg.Database.Driver, DSN: cfg.Database.DSN,
-		Log: jobLog(stderr), MailMaxAttempts: cfg.Mail.MaxAttempts})
+		Log: jobLog(stderr), MailMaxAttempts: cfg.Mail.MaxAttempts, MustExist: mustExist})
 	if err != nil {
 		return nil, err
 	}

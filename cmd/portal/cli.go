@@ -87,7 +87,7 @@ func tokenCommand(ctx context.Context, path string, args []string, getenv env, s
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	a, err := openApp(ctx, path, getenv, stderr)
+	a, err := openExisting(ctx, path, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func auditCommand(ctx context.Context, path string, args []string, getenv env, s
 	if len(args) == 0 || args[0] != "verify" {
 		return errors.New("usage: portal audit verify")
 	}
-	a, err := openApp(ctx, path, getenv, stderr)
+	a, err := openExisting(ctx, path, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -134,7 +134,7 @@ func purgeCommand(ctx context.Context, path string, args []string, getenv env, s
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	a, err := openApp(ctx, path, getenv, stderr)
+	a, err := openExisting(ctx, path, getenv, stderr)
 	if err != nil {
 		return err
 	}

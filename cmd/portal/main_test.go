@@ -174,3 +174,19 @@ func TestUnknownCommand(t *testing.T) {
 		t.Fatalf("help: %v %q", err, out)
 	}
 }
+
+// TestInspectingCommandsNeedADatabase: a mistyped database path makes
+// `audit verify`, `purge` and `token create` fail instead of reporting on
+// a new empty database.
+func TestInspectingCommandsNeedADatabase(t *testing.T) {
+	e := newTestEnv(t)
+	e["PORTAL_DATABASE_DSN"] = filepath.Join(t.TempDir(), "typo.db")
+	for _, args := range [][]string{{"audit", "verify"}, {"purge", "--dry-run"}, {"token", "create", "--email", "a@example.org"}} {
+		if _, _, err := e.run(t, "", args...); err == nil || !strings.Contains(err.Error(), "typo.db") {
+			t.Errorf("%v on a missing database: %v", args, err)
+		}
+	}
+	if _, err := os.Stat(e["PORTAL_DATABASE_DSN"]); err == nil {
+		t.Fatal("a database file was created")
+	}
+}
