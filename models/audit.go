@@ -2,10 +2,10 @@ package models
 
 import (
 	"context"
-	"errors"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 
