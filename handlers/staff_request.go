@@ -71,7 +71,13 @@ func (h *Handler) renderFile(c *gin.Context, status int, id string, errs map[str
 	staff, _ := h.store.AllStaff(c.Request.Context())
 	var d workflow.Details
 	json.Unmarshal([]byte(r.Details), &d)
+	ackDue := ""
+	if p := h.cfg.Policy(r.Jurisdiction); p != nil && p.AcknowledgeBusinessDays > 0 {
+		cal := h.cfg.Calendar()
+		ackDue = cal.AddWorkingDays(cal.Today(r.CreatedAt), p.AcknowledgeBusinessDays).String()
+	}
 	h.pages.render(c, status, "staff_request", r.Reference, h.staffPage(c, map[string]any{
+		"AckDue": ackDue, "Policy": h.cfg.Policy(r.Jurisdiction),
 		"R": r, "V": h.viewRequest(r, names), "Row": h.queueRow(r, names), "Details": d,
 		"Events": events, "Notes": notes, "Mails": mails, "Names": names, "StaffList": staff,
 		"Actions": h.actionButtons(r, staffOf(c)), "Codes": workflow.RejectionCodes(),
