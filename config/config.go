@@ -33,6 +33,8 @@ type Config struct {
 	Requests      Requests      `yaml:"requests"`
 	Jurisdictions Jurisdictions `yaml:"jurisdictions"`
 	Retention     Retention     `yaml:"retention"`
+	Systems       []System      `yaml:"systems"`
+	Fulfilment    Fulfilment    `yaml:"fulfilment"`
 }
 
 // Organisation is who runs the portal.
@@ -276,6 +278,8 @@ func Defaults() *Config {
 		},
 		Verification: Verification{Window: Duration(72 * time.Hour), ReminderAfter: Duration(24 * time.Hour)},
 		Retention:    Retention{ClosedRequests: "24 months"},
+		Fulfilment: Fulfilment{PackagesDir: "data/packages", DownloadFor: Duration(7 * 24 * time.Hour),
+			MaxUploadBytes: 20 << 20},
 		RateLimit: RateLimit{
 			Enabled:        true,
 			SubmitPerIP:    Limit{Burst: 10, Every: Duration(time.Minute)},

@@ -75,6 +75,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.checkJurisdictions(v)
+	c.checkSystems(v)
 	return errors.Join(v.errs...)
 }
 

@@ -44,6 +44,11 @@ type Change struct {
 	Event        *Event
 	Mails        []*Mail
 	Inbound      *Inbound
+	// Tasks are the work approval creates; automated ones are queued.
+	Tasks []*Task
+	// ReleasePackageUntil, when set, makes the request's package
+	// downloadable until then (on completion).
+	ReleasePackageUntil *time.Time
 	// Bookkeeping changes (the scheduled work's "notice sent" marks) touch
 	// columns no decision depends on: they neither need nor bump the
 	// version, so a reminder never makes a staff member's form stale.
@@ -80,6 +85,16 @@ func (s *Store) Apply(ctx context.Context, now time.Time, ch Change) (*Request, 
 		}
 		if err := s.queueMails(ctx, tx, now, &id, ch.Mails); err != nil {
 			return err
+		}
+		if err := s.insertTasks(ctx, tx, now, id, ch.Tasks); err != nil {
+			return err
+		}
+		if until := ch.ReleasePackageUntil; until != nil {
+			err := tx.Model(&Package{}).Where("request_id = ?", id).
+				Updates(map[string]any{"released_at": now, "expires_at": Now(*until)}).Error
+			if err != nil {
+				return fmt.Errorf("models: release package: %w", err)
+			}
 		}
 		if ch.Purge {
 			if err := purge(tx, id); err != nil {

@@ -9,7 +9,9 @@ import (
 )
 
 // purge removes a request's personal data and keeps an anonymous stub:
-// type, jurisdiction, state and dates stay for statistics. The audit
+// type, jurisdiction, state and dates stay for statistics. Files of the
+// request (its package, added files, exports) are the service's to
+// remove: the database keeps no file contents. The audit
 // events stay too, without their free text: each keeps its content hash,
 // so the chain still verifies.
 func purge(tx *gorm.DB, id string) error {
@@ -33,6 +35,13 @@ func purge(tx *gorm.DB, id string) error {
 				"last_error": gorm.Expr("CASE WHEN status = ? THEN ? ELSE last_error END", MailQueued, "cancelled: the request's data was purged"),
 			}).Error
 		}},
+		{"tasks", func() error {
+			return tx.Model(&Task{}).Where("request_id = ?", id).Updates(map[string]any{
+				"output": "", "evidence": "", "value": "", "error": ""}).Error
+		}},
+		{"package", func() error { return tx.Where("request_id = ?", id).Delete(&Package{}).Error }},
+		{"package files", func() error { return tx.Where("request_id = ?", id).Delete(&PackageFile{}).Error }},
+		{"download codes", func() error { return tx.Where("request_id = ?", id).Delete(&DownloadCode{}).Error }},
 		{"events", func() error {
 			return tx.Model(&Event{}).Where("request_id = ?", id).Updates(map[string]any{"reason": "", "message": ""}).Error
 		}},

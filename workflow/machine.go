@@ -111,6 +111,9 @@ type Snapshot struct {
 	// grants no appeal. AppealUsed says an appeal was already decided.
 	AppealBy   time.Time
 	AppealUsed bool
+	// OpenTasks counts the fulfilment tasks neither done nor waived;
+	// complete waits for them.
+	OpenTasks int
 }
 
 // Input is one attempt to act.
@@ -173,6 +176,9 @@ func checkRule(s Snapshot, in Input, out *Outcome) error {
 			return refuse(ErrNotAllowed, a, st, "", "the verification window has not passed yet")
 		}
 	case ActionRequestInfo, ActionProvideInfo, ActionComplete:
+		if a == ActionComplete && s.OpenTasks > 0 {
+			return refuse(ErrNotAllowed, a, st, "", "%d fulfilment tasks are still open: finish or waive them first", s.OpenTasks)
+		}
 		if blank(in.Message) {
 			return refuse(ErrInvalid, a, st, "message", "%s needs a message", a)
 		}
