@@ -66,7 +66,9 @@ func New(d Deps) (*river.Client[*sql.Tx], error) {
 	if d.Service != nil {
 		river.AddWorker(workers, &SweepWorker{Service: d.Service, Log: d.Log})
 		river.AddWorker(workers, &RetentionWorker{Service: d.Service, Log: d.Log})
+		river.AddWorker(workers, &TaskWorker{Service: d.Service})
 		queues[QueueMaintenance] = river.QueueConfig{MaxWorkers: 1}
+		queues[models.QueueTasks] = river.QueueConfig{MaxWorkers: 2}
 		periodic = periodicJobs()
 	}
 	jobLog := d.JobLog

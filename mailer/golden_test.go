@@ -52,6 +52,10 @@ func goldenData(verify mailer.Secret) map[string]any {
 		"ReasonCode": "excessive", "ReasonText": "The request is excessive.", "Explanation": "You asked 5 times this week.",
 		"Authority": "the Example Data Protection Authority", "AppealBy": "",
 		"Reason": "Many systems to search.", "OldDueDate": "Wednesday, 1 April 2026", "Extension": "2 months",
+		"Code": mailer.NewSecret("code", "12345678").Placeholder, "Minutes": 30,
+		"Recipient": "Acme Mailing Ltd", "System": "Newsletter", "Email": "zoe@example.com",
+		"Action": "erase the personal data of this person", "Task": "Erase in Newsletter",
+		"HasPackage": true, "DownloadUntil": "Wednesday, 8 April 2026",
 		"StaffName": "Olga Officer", "FileURL": "https://portal.example.org/staff/requests/x", "By": "Ada Admin",
 	}
 }

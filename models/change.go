@@ -53,10 +53,24 @@ type Change struct {
 	// columns no decision depends on: they neither need nor bump the
 	// version, so a reminder never makes a staff member's form stale.
 	Bookkeeping bool
+	// Guard, on a bookkeeping change, is the condition its mark must still
+	// meet (one of the Guard constants): when two runs of the scheduled
+	// work pick the same request, the second finds the mark set, gets
+	// ErrConflict and writes nothing, so its notice is not sent twice.
+	Guard string
 	// Purge removes the request's personal data in the same transaction:
 	// see purge.
 	Purge bool
 }
+
+// Guards for bookkeeping changes: the notice's mark is not set yet (for
+// the current due date, where a new due date earns a new notice).
+const (
+	GuardNotReminded    = "reminded_at IS NULL"
+	GuardDueNotReminded = "(due_reminded_for IS NULL OR due_reminded_for <> due_at)"
+	GuardNotEscalated   = "(escalated_for IS NULL OR escalated_for <> due_at)"
+	GuardNotWarned      = "extension_warned_at IS NULL"
+)
 
 // Apply writes ch in one transaction. A stale Version gives ErrConflict,
 // a spent token ErrTokenUsed; either way nothing is written.
@@ -132,6 +146,9 @@ func writeRequest(tx *gorm.DB, now time.Time, ch Change) (string, error) {
 	if ch.Bookkeeping {
 		set = map[string]any{}
 		q = tx.Model(&Request{}).Where("id = ?", ch.RequestID)
+		if ch.Guard != "" {
+			q = q.Where(ch.Guard)
+		}
 	}
 	for k, v := range ch.Set {
 		set[k] = normTime(v)

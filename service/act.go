@@ -54,7 +54,13 @@ func (s *Service) Act(ctx context.Context, staff *models.Staff, id string, in Ac
 	}
 	now := models.Now(s.now())
 	actor := workflow.Actor{Kind: workflow.ActorStaff, ID: staff.ID}
-	out, err := workflow.Decide(s.snapshot(req), workflow.Input{Action: workflow.Action(in.Action), Actor: actor,
+	snap := s.snapshot(req)
+	open, err := s.store.OpenTasks(ctx, req.ID)
+	if err != nil {
+		return nil, err
+	}
+	snap.OpenTasks = int(open)
+	out, err := workflow.Decide(snap, workflow.Input{Action: workflow.Action(in.Action), Actor: actor,
 		Reason: strings.TrimSpace(in.Reason), Message: strings.TrimSpace(in.Message), Now: now})
 	if err != nil {
 		return nil, err
@@ -128,13 +134,17 @@ func (s *Service) staffChange(ctx context.Context, staff *models.Staff, req *mod
 	switch workflow.Action(in.Action) {
 	case workflow.ActionStartReview:
 		err = s.assignOnStart(ctx, staff, req, in.Assignee, &ch)
+	case workflow.ActionApprove:
+		if out.To == workflow.StateApproved {
+			err = s.approveChange(ctx, req, &ch)
+		}
 	case workflow.ActionRequestInfo:
 		err = s.addSubjectMail(&ch, req, "request_info", map[string]any{"Question": message}, true)
 	case workflow.ActionReject:
 		ch.Set["rejected_by"] = staff.ID
 		err = s.addSubjectMail(&ch, req, "rejection", s.rejectionData(req, reason, message, ch.Set["appeal_by"]), false)
 	case workflow.ActionComplete:
-		err = s.addSubjectMail(&ch, req, "completion", map[string]any{"Answer": message}, false)
+		err = s.completeChange(ctx, &ch, req, message)
 	case workflow.ActionExtend:
 		err = s.extendChange(&ch, req, reason)
 	case workflow.ActionGrantAppeal:
@@ -297,4 +307,30 @@ func (s *Service) Assign(ctx context.Context, actor *models.Staff, id, assignee 
 		}
 	}
 	return s.store.Apply(ctx, models.Now(s.now()), ch)
+}
+
+// approveChange creates the work approval implies, once: a request whose
+// tasks already run (an absolute right started at verification, or one
+// approved before an appeal) keeps them.
+func (s *Service) approveChange(ctx context.Context, req *models.Request, ch *models.Change) error {
+	tasks, err := s.store.Tasks(ctx, req.ID)
+	if err != nil || len(tasks) > 0 {
+		return err
+	}
+	ch.Tasks = s.tasksFor(req)
+	return nil
+}
+
+// completeChange releases the package (where there is one) for the
+// download window and mails the answer.
+func (s *Service) completeChange(ctx context.Context, ch *models.Change, req *models.Request, message string) error {
+	extra := map[string]any{"Answer": message, "HasPackage": false, "DownloadUntil": ""}
+	if _, err := s.store.PackageOf(ctx, req.ID); err == nil {
+		until := models.Now(s.now().Add(s.cfg.Fulfilment.DownloadFor.D()))
+		ch.ReleasePackageUntil = &until
+		extra["HasPackage"], extra["DownloadUntil"] = true, s.formatDate(until)
+	} else if !errors.Is(err, models.ErrNotFound) {
+		return err
+	}
+	return s.addSubjectMail(ch, req, "completion", extra, false)
 }

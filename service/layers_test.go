@@ -9,14 +9,16 @@ import (
 // allowed is the layering rule: each package may import only these of
 // ours (cmd may import anything; internal/ test helpers are exempt).
 var allowed = map[string][]string{
-	"rightsportal/templates": {},
-	"rightsportal/workflow":  {},
-	"rightsportal/config":    {"workflow"},
-	"rightsportal/models":    {"workflow"},
-	"rightsportal/mailer":    {"models", "workflow"},
-	"rightsportal/service":   {"config", "mailer", "models", "workflow"},
-	"rightsportal/jobs":      {"config", "mailer", "models", "service", "workflow"},
-	"rightsportal/handlers":  {"config", "mailer", "models", "service", "templates", "workflow"},
+	"rightsportal/templates":  {},
+	"rightsportal/workflow":   {},
+	"rightsportal/config":     {"workflow"},
+	"rightsportal/models":     {"workflow"},
+	"rightsportal/mailer":     {"models", "workflow"},
+	"rightsportal/connectors": {"config", "workflow"},
+	"rightsportal/packages":   {"templates"},
+	"rightsportal/service":    {"config", "connectors", "mailer", "models", "packages", "workflow"},
+	"rightsportal/jobs":       {"config", "mailer", "models", "service", "workflow"},
+	"rightsportal/handlers":   {"config", "mailer", "models", "service", "templates", "workflow"},
 }
 
 // TestLayering keeps dependencies flowing one way (STYLE.md §1) and

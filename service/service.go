@@ -13,6 +13,7 @@
 package service
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
@@ -37,6 +38,7 @@ type Service struct {
 	cal   workflow.Calendar
 	now   func() time.Time
 	log   *slog.Logger
+	ful   Fulfilment
 }
 
 // New builds the service. now is the clock (time.Now outside tests).
@@ -128,4 +130,12 @@ func (s *Service) policy(code string) *config.Policy {
 		return p
 	}
 	return s.cfg.Policy(s.cfg.Jurisdictions.Default)
+}
+
+// DeriveKey makes a key for one purpose from the master secret key, so a
+// key leaked from one use (say, the package store) opens nothing else.
+func DeriveKey(master []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, master)
+	m.Write([]byte("rightsportal key: " + purpose))
+	return m.Sum(nil)
 }

@@ -106,10 +106,13 @@ func (s *Service) remindUnverified(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		_, err = s.store.Apply(ctx, now, models.Change{RequestID: r.ID, Bookkeeping: true,
+		_, err = s.store.Apply(ctx, now, models.Change{RequestID: r.ID, Bookkeeping: true, Guard: models.GuardNotReminded,
 			Set: map[string]any{"reminded_at": now}, Mails: []*models.Mail{m},
 			Tokens: []*models.Token{{Purpose: models.TokenVerifyLink, Hash: linkHash, ExpiresAt: r.VerifyBy},
 				{Purpose: models.TokenVerifyReply, Hash: replyHash, ExpiresAt: r.VerifyBy}}})
+		if skip(err) {
+			continue
+		}
 		if err != nil {
 			return n, err
 		}
@@ -143,11 +146,14 @@ func (s *Service) remindDue(ctx context.Context) (int, error) {
 		if !now.Before(r.DueAt) {
 			continue // overdue: the escalation speaks instead
 		}
-		ch := models.Change{RequestID: r.ID, Bookkeeping: true, Set: map[string]any{"due_reminded_for": r.DueAt}}
+		ch := models.Change{RequestID: r.ID, Bookkeeping: true, Guard: models.GuardDueNotReminded,
+			Set: map[string]any{"due_reminded_for": r.DueAt}}
 		if err := s.notifyTeam(ctx, r, &ch, "staff_due_soon", map[string]any{"DueDate": s.formatDate(r.DueAt)}); err != nil {
 			return n, err
 		}
-		if _, err := s.store.Apply(ctx, now, ch); err != nil {
+		if _, err := s.store.Apply(ctx, now, ch); skip(err) {
+			continue
+		} else if err != nil {
 			return n, err
 		}
 		n++
@@ -171,7 +177,8 @@ func (s *Service) escalateOverdue(ctx context.Context) (int, error) {
 	n := 0
 	for i := range list {
 		r := &list[i]
-		ch := models.Change{RequestID: r.ID, Bookkeeping: true, Set: map[string]any{"escalated_for": r.DueAt}}
+		ch := models.Change{RequestID: r.ID, Bookkeeping: true, Guard: models.GuardNotEscalated,
+			Set: map[string]any{"escalated_for": r.DueAt}}
 		extra := map[string]any{"DueDate": s.formatDate(r.DueAt)}
 		for j := range admins {
 			if err := s.addStaffMail(&ch, r, &admins[j], "staff_overdue", extra); err != nil {
@@ -179,11 +186,21 @@ func (s *Service) escalateOverdue(ctx context.Context) (int, error) {
 			}
 		}
 		if r.AssigneeID != nil && !isAdmin(admins, *r.AssigneeID) {
-			if err := s.notifyAssignee(ctx, r, &ch, "staff_overdue"); err != nil {
+			// The overdue notice names the due date, which notifyAssignee
+			// does not pass on.
+			st, err := s.store.StaffByID(ctx, *r.AssigneeID)
+			if err != nil && !errors.Is(err, models.ErrNotFound) {
 				return n, err
 			}
+			if err == nil && !st.Disabled {
+				if err := s.addStaffMail(&ch, r, st, "staff_overdue", extra); err != nil {
+					return n, err
+				}
+			}
 		}
-		if _, err := s.store.Apply(ctx, now, ch); err != nil {
+		if _, err := s.store.Apply(ctx, now, ch); skip(err) {
+			continue
+		} else if err != nil {
 			return n, err
 		}
 		n++
@@ -226,12 +243,15 @@ func (s *Service) warnExtension(ctx context.Context) (int, error) {
 		if !snap.CanExtend || !now.Before(by) || by.After(horizon) {
 			continue
 		}
-		ch := models.Change{RequestID: r.ID, Bookkeeping: true, Set: map[string]any{"extension_warned_at": now}}
+		ch := models.Change{RequestID: r.ID, Bookkeeping: true, Guard: models.GuardNotWarned,
+			Set: map[string]any{"extension_warned_at": now}}
 		err := s.notifyTeam(ctx, r, &ch, "staff_extension_deadline", map[string]any{"DueDate": s.formatDate(by)})
 		if err != nil {
 			return n, err
 		}
-		if _, err := s.store.Apply(ctx, now, ch); err != nil {
+		if _, err := s.store.Apply(ctx, now, ch); skip(err) {
+			continue
+		} else if err != nil {
 			return n, err
 		}
 		n++
@@ -270,11 +290,15 @@ func (s *Service) PurgeClosed(ctx context.Context, dryRun bool) ([]PurgeItem, er
 			if dryRun {
 				continue
 			}
+			files := s.filesOf(ctx, r.ID)
 			_, err := s.store.Apply(ctx, now, models.Change{RequestID: r.ID, Version: r.Version, Purge: true,
 				Set: map[string]any{}, Event: &models.Event{Action: "purge", FromState: r.Status, ToState: r.Status,
 					ActorKind: string(workflow.ActorSystem), Reason: fmt.Sprintf("retention period of %s passed", p)}})
 			if err != nil && !skip(err) {
 				return out, err
+			}
+			if err == nil {
+				files()
 			}
 			progressed = true
 		}
@@ -286,4 +310,12 @@ func (s *Service) PurgeClosed(ctx context.Context, dryRun bool) ([]PurgeItem, er
 
 func closedStates() []string {
 	return []string{string(workflow.StateCompleted), string(workflow.StateWithdrawn), string(workflow.StateRejected)}
+}
+
+// filesOf notes a request's files before its purge, and returns the
+// function that removes them once the purge is committed.
+func (s *Service) filesOf(ctx context.Context, requestID string) func() {
+	tasks, _ := s.store.Tasks(ctx, requestID)
+	files, _ := s.store.PackageFiles(ctx, requestID)
+	return func() { s.removeFiles(ctx, requestID, tasks, files) }
 }

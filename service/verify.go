@@ -59,6 +59,10 @@ func (s *Service) verify(ctx context.Context, tok *models.Token, req *models.Req
 			ToState: string(out.To), ActorKind: string(workflow.ActorSubject), Reason: via},
 		Inbound: in,
 	}
+	if s.autoRun(req) {
+		// An absolute right: the work starts now; approval follows.
+		ch.Tasks = s.tasksFor(req)
+	}
 	err = s.addSubjectMail(&ch, req, "acknowledgment", map[string]any{
 		"DueDate": s.formatDate(due), "Period": pol.Rules.Period.String(), "Law": pol.Name,
 	}, false)

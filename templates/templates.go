@@ -8,5 +8,5 @@ import "embed"
 // mail/* (per kind: .subject.txt and .txt with text/template, .html with
 // html/template inside mail/layout.html) and static/* (served as is).
 //
-//go:embed pages mail static
+//go:embed pages mail static package
 var FS embed.FS

@@ -9,14 +9,17 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"rightsportal/config"
+	"rightsportal/connectors"
 	"rightsportal/mailer"
 	"rightsportal/models"
+	"rightsportal/packages"
 	"rightsportal/service"
 	"rightsportal/templates"
 )
@@ -30,6 +33,13 @@ type app struct {
 	svc   *service.Service
 	// logOut is where logs go (standard error).
 	logOut io.Writer
+	conns  *connectors.Registry
+}
+
+// close releases the database and the connections to other systems.
+func (a *app) close() {
+	a.conns.Close()
+	a.store.Close()
 }
 
 // openApp reads the configuration, opens (and migrates) the database and
@@ -64,8 +74,10 @@ func open(ctx context.Context, path string, getenv env, stderr io.Writer, mustEx
 		store.Close()
 		return nil, err
 	}
-	svc := service.New(store, composer, cfg, time.Now, log)
-	return &app{cfg: cfg, log: log, store: store, key: key, svc: svc, logOut: stderr}, nil
+	reg := connectors.NewRegistry(cfg.Systems, &http.Client{Timeout: 60 * time.Second}, time.Now)
+	svc := service.New(store, composer, cfg, time.Now, log).WithFulfilment(service.Fulfilment{
+		Connectors: reg, Files: packages.Store{Dir: cfg.Fulfilment.PackagesDir, Key: service.DeriveKey(key, "packages")}})
+	return &app{cfg: cfg, log: log, store: store, key: key, svc: svc, logOut: stderr, conns: reg}, nil
 }
 
 // loadKey reads the sealing key, or creates it (owner-only) on first

@@ -37,7 +37,7 @@ func staffCommand(ctx context.Context, path string, args []string, getenv env, s
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
+	defer a.close()
 	st, err := a.svc.AddStaff(ctx, *email, *name, *role, password)
 	var ve *service.ValidationError
 	if errors.As(err, &ve) {
@@ -91,7 +91,7 @@ func tokenCommand(ctx context.Context, path string, args []string, getenv env, s
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
+	defer a.close()
 	tok, err := a.svc.CreateAPIToken(ctx, *email)
 	if errors.Is(err, models.ErrNotFound) {
 		return fmt.Errorf("no staff member with the address %q", *email)
@@ -112,7 +112,7 @@ func auditCommand(ctx context.Context, path string, args []string, getenv env, s
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
+	defer a.close()
 	rep, err := a.store.VerifyChain(ctx)
 	if err != nil {
 		return err
@@ -138,7 +138,7 @@ func purgeCommand(ctx context.Context, path string, args []string, getenv env, s
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
+	defer a.close()
 	items, err := a.svc.PurgeClosed(ctx, *dry)
 	for _, it := range items {
 		fmt.Fprintf(stdout, "%s\t%s\tclosed %s\n", it.Reference, it.Status, it.ClosedAt.Format("2006-01-02"))

@@ -32,7 +32,7 @@ func serve(ctx context.Context, path string, args []string, getenv env, stderr i
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
+	defer a.close()
 	jobs, err := a.jobClient()
 	if err != nil {
 		return err

@@ -23,11 +23,13 @@ import (
 	"github.com/riverqueue/river"
 
 	"rightsportal/config"
+	"rightsportal/connectors"
 	"rightsportal/handlers"
 	"rightsportal/internal/smtptest"
 	"rightsportal/jobs"
 	"rightsportal/mailer"
 	"rightsportal/models"
+	"rightsportal/packages"
 	"rightsportal/service"
 	"rightsportal/templates"
 )
@@ -40,6 +42,9 @@ type Options struct {
 	NoJobs bool
 	// SMTP configures the test relay.
 	SMTP smtptest.Options
+	// HTTPClient is what webhook connectors call with (a TLS test
+	// server's client); nil: http.DefaultClient.
+	HTTPClient *http.Client
 }
 
 // App is a running portal.
@@ -54,6 +59,8 @@ type App struct {
 	Clock  *Clock
 	Key    []byte
 	Logs   *SafeBuffer
+	Conns  *connectors.Registry
+	Files  packages.Store
 }
 
 // Clock is the service's clock: real time shifted by an offset a test can
@@ -127,6 +134,7 @@ func TestConfig(t testing.TB, dir string) *config.Config {
 	}
 	cfg.Database.DSN = filepath.Join(dir, "portal.db")
 	cfg.Mail.Dir = filepath.Join(dir, "mail")
+	cfg.Fulfilment.PackagesDir = filepath.Join(dir, "packages")
 	cfg.SecretKeyFile = filepath.Join(dir, "secret.key")
 	cfg.Mail.PollInterval = config.Duration(20 * time.Millisecond)
 	cfg.Mail.MaxBackoff = config.Duration(100 * time.Millisecond)
@@ -172,7 +180,10 @@ func New(t testing.TB, o Options) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.Svc = service.New(store, composer, a.Cfg, a.Clock.Now, log)
+	a.Conns = connectors.NewRegistry(a.Cfg.Systems, o.HTTPClient, a.Clock.Now)
+	a.Files = packages.Store{Dir: a.Cfg.Fulfilment.PackagesDir, Key: service.DeriveKey(a.Key, "packages")}
+	a.Svc = service.New(store, composer, a.Cfg, a.Clock.Now, log).WithFulfilment(service.Fulfilment{
+		Connectors: a.Conns, Files: a.Files})
 	h, err := handlers.New(handlers.Deps{Service: a.Svc, Store: store, Config: a.Cfg, Log: log, Now: a.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -200,6 +211,7 @@ func New(t testing.TB, o Options) *App {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		a.Jobs.Stop(sctx)
+		a.Conns.Close()
 		store.Close()
 	})
 	return a
