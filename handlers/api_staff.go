@@ -63,6 +63,18 @@ type requestView struct {
 	Approvals    []string         `json:"approvals"`
 	Version      int              `json:"version"`
 	Events       []eventView      `json:"events,omitempty"`
+	Tasks        []taskView       `json:"tasks,omitempty"`
+	Package      *packageView     `json:"package,omitempty"`
+}
+
+// packageView is the download package as staff see it.
+type packageView struct {
+	Size           int64      `json:"size"`
+	BuiltAt        time.Time  `json:"built_at"`
+	ReleasedAt     *time.Time `json:"released_at"`
+	ExpiresAt      *time.Time `json:"expires_at"`
+	Downloads      int        `json:"downloads"`
+	LastDownloadAt *time.Time `json:"last_download_at"`
 }
 
 type eventView struct {
@@ -247,6 +259,18 @@ func (h *Handler) apiGetRequest(c *gin.Context) {
 			ev.Actor = names.name(e.ActorID)
 		}
 		v.Events = append(v.Events, ev)
+	}
+	tasks, err := h.store.Tasks(c.Request.Context(), r.ID)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	for i := range tasks {
+		v.Tasks = append(v.Tasks, viewTask(&tasks[i]))
+	}
+	if p, err := h.store.PackageOf(c.Request.Context(), r.ID); err == nil {
+		v.Package = &packageView{Size: p.Size, BuiltAt: p.BuiltAt, ReleasedAt: p.ReleasedAt, ExpiresAt: p.ExpiresAt,
+			Downloads: p.Downloads, LastDownloadAt: p.LastDownloadAt}
 	}
 	c.JSON(http.StatusOK, v)
 }

@@ -64,8 +64,8 @@ func (l *limiter) sweep(now time.Time) {
 
 // limits are the portal's rate limits; nil limiters when turned off.
 type limits struct {
-	enabled                                    bool
-	submitIP, submitEmail, verifyIP, inboundIP *limiter
+	enabled                                          bool
+	submitIP, submitEmail, verifyIP, inboundIP, code *limiter
 }
 
 func newLimits(c config.RateLimit, now func() time.Time) *limits {
@@ -73,6 +73,9 @@ func newLimits(c config.RateLimit, now func() time.Time) *limits {
 		enabled:  c.Enabled,
 		submitIP: newLimiter(c.SubmitPerIP, now), submitEmail: newLimiter(c.SubmitPerEmail, now),
 		verifyIP: newLimiter(c.VerifyPerIP, now), inboundIP: newLimiter(c.InboundPerIP, now),
+		// Download codes are mailed: three an hour per status link keeps a
+		// mailbox from being flooded.
+		code: newLimiter(config.Limit{Burst: 3, Every: config.Duration(20 * time.Minute)}, now),
 	}
 }
 
@@ -129,4 +132,15 @@ func (h *Handler) limitInbound(c *gin.Context) {
 func (h *Handler) takeEmail(c *gin.Context, email string) bool {
 	sum := sha256.Sum256([]byte(email))
 	return h.take(c, h.limits.submitEmail, hex.EncodeToString(sum[:8]))
+}
+
+func (h *Handler) limitCode(c *gin.Context) {
+	if h.take(c, h.limits.code, "code:"+hashKey(c.Param("token"))) {
+		c.Next()
+	}
+}
+
+func hashKey(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:8])
 }

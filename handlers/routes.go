@@ -39,6 +39,8 @@ func (h *Handler) routes(r *gin.Engine) {
 	r.GET("/status/:token/withdraw", h.limitVerify, h.confirmWithdraw)
 	r.POST("/status/:token/withdraw", h.limitVerify, h.withdrawRequest)
 	r.POST("/status/:token/appeal", h.limitVerify, h.appealRequest)
+	r.POST("/status/:token/code", h.limitVerify, h.limitCode, h.sendCode)
+	r.POST("/status/:token/download", h.limitVerify, h.download)
 
 	// Staff API.
 	staff := api.Group("", h.requireAPIToken)
@@ -46,6 +48,7 @@ func (h *Handler) routes(r *gin.Engine) {
 	staff.GET("/requests/:id", h.apiGetRequest)
 	staff.POST("/requests/:id/actions", h.apiAct)
 	staff.POST("/requests/:id/notes", h.apiAddNote)
+	staff.POST("/requests/:id/tasks/:task", h.apiDecideTask)
 
 	// The staff workspace.
 	r.GET("/staff/login", h.showLogin)
@@ -57,6 +60,10 @@ func (h *Handler) routes(r *gin.Engine) {
 	ws.POST("/requests/:id/actions", h.decideRequest)
 	ws.POST("/requests/:id/notes", h.addNote)
 	ws.POST("/requests/:id/assign", h.reassign)
+	ws.POST("/requests/:id/tasks/:task", h.decideTask)
+	ws.POST("/requests/:id/files", h.addFile)
+	ws.POST("/requests/:id/files/:file/remove", h.removeFile)
+	ws.POST("/requests/:id/release", h.releaseAgain)
 	admin := ws.Group("/admin", h.requireAdmin)
 	admin.GET("", h.showAdmin)
 	admin.POST("/staff", h.addStaff)

@@ -76,8 +76,26 @@ func (h *Handler) renderFile(c *gin.Context, status int, id string, errs map[str
 		cal := h.cfg.Calendar()
 		ackDue = cal.AddWorkingDays(cal.Today(r.CreatedAt), p.AcknowledgeBusinessDays).String()
 	}
+	ctx := c.Request.Context()
+	tasks, err := h.store.Tasks(ctx, r.ID)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	open := 0
+	for i := range tasks {
+		if tasks[i].Open() {
+			open++
+		}
+	}
+	files, _ := h.store.PackageFiles(ctx, r.ID)
+	pkg, _ := h.store.PackageOf(ctx, r.ID)
+	rt := workflow.RequestType(r.Type)
 	h.pages.render(c, status, "staff_request", r.Reference, h.staffPage(c, map[string]any{
 		"AckDue": ackDue, "Policy": h.cfg.Policy(r.Jurisdiction),
+		"Tasks": tasks, "OpenTasks": open, "Files": files, "Package": pkg,
+		"HasPackage": rt == workflow.TypeAccess || rt == workflow.TypePortability,
+		"Released":   pkg != nil && pkg.ReleasedAt != nil, "Current": h.svc.LookupCurrent(ctx, r),
 		"R": r, "V": h.viewRequest(r, names), "Row": h.queueRow(r, names), "Details": d,
 		"Events": events, "Notes": notes, "Mails": mails, "Names": names, "StaffList": staff,
 		"Actions": h.actionButtons(r, staffOf(c)), "Codes": workflow.RejectionCodes(),

@@ -31,6 +31,12 @@ func (h *Handler) showStatus(c *gin.Context) {
 }
 
 func (h *Handler) renderStatus(c *gin.Context, status int, token, fieldErr, answer string) {
+	h.renderStatusWith(c, status, token, map[string]any{"Error": fieldErr, "Answer": answer})
+}
+
+// renderStatusWith renders the status page with extra data (errors,
+// kept input) over what it always shows.
+func (h *Handler) renderStatusWith(c *gin.Context, status int, token string, extra map[string]any) {
 	req, err := h.svc.StatusRequest(c.Request.Context(), token)
 	if err != nil {
 		h.statusProblem(c, err)
@@ -58,14 +64,26 @@ func (h *Handler) renderStatus(c *gin.Context, status int, token, fieldErr, answ
 	var d workflow.Details
 	json.Unmarshal([]byte(req.Details), &d)
 	st := workflow.State(req.Status)
-	h.pages.render(c, status, "status", "Your request "+req.Reference, map[string]any{
+	data := map[string]any{
 		"R": req, "StateName": st.Name(), "TypeTitle": workflow.RequestType(req.Type).Title(),
 		"DueDate":  req.DueAt.In(loc).Format("Monday, 2 January 2006"),
 		"Timeline": timeline, "Token": token, "Question": question,
 		"Awaiting": st == workflow.StateAwaitingSubject, "CanWithdraw": canWithdraw(st),
-		"Error": fieldErr, "Answer": answer, "Done": c.Query("done"),
-		"CanAppeal": h.svc.CanAppeal(req), "AppealBy": appealBy(req, loc),
-	})
+		"Done": c.Query("done"), "CanAppeal": h.svc.CanAppeal(req), "AppealBy": appealBy(req, loc),
+		"Error": "", "Answer": "", "DownloadError": "",
+	}
+	if p, err := h.store.PackageOf(c.Request.Context(), req.ID); err == nil && p.ReleasedAt != nil {
+		data["Package"] = p
+		data["PackageLive"] = p.ExpiresAt != nil && h.now().Before(*p.ExpiresAt)
+		data["PackageUntil"] = p.ExpiresAt.In(loc).Format("Monday, 2 January 2006, 15:04")
+	}
+	if told, err := h.svc.RecipientsTold(c.Request.Context(), req); err == nil {
+		data["Told"] = told
+	}
+	for k, v := range extra {
+		data[k] = v
+	}
+	h.pages.render(c, status, "status", "Your request "+req.Reference, data)
 }
 
 func canWithdraw(s workflow.State) bool {

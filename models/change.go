@@ -111,7 +111,7 @@ func (s *Store) Apply(ctx context.Context, now time.Time, ch Change) (*Request, 
 			}
 		}
 		if ch.Purge {
-			if err := purge(tx, id); err != nil {
+			if err := purge(tx, id, now); err != nil {
 				return err
 			}
 		}

@@ -14,14 +14,14 @@ import (
 // remove: the database keeps no file contents. The audit
 // events stay too, without their free text: each keeps its content hash,
 // so the chain still verifies.
-func purge(tx *gorm.DB, id string) error {
+func purge(tx *gorm.DB, id string, now time.Time) error {
 	steps := []struct {
 		what string
 		run  func() error
 	}{
 		{"request", func() error {
 			return tx.Model(&Request{}).Where("id = ?", id).Updates(map[string]any{
-				"email": "", "full_name": "", "details": "{}", "purged_at": Now(time.Now())}).Error
+				"email": "", "full_name": "", "details": "{}", "purged_at": now}).Error
 		}},
 		{"tokens", func() error { return tx.Where("request_id = ?", id).Delete(&Token{}).Error }},
 		{"inbound", func() error { return tx.Where("request_id = ?", id).Delete(&Inbound{}).Error }},

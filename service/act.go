@@ -69,7 +69,12 @@ func (s *Service) Act(ctx context.Context, staff *models.Staff, id string, in Ac
 	if err != nil {
 		return nil, err
 	}
-	return s.store.Apply(ctx, now, ch)
+	updated, err := s.store.Apply(ctx, now, ch)
+	if err == nil && len(ch.Tasks) > 0 {
+		// With no system tasks, the follow-ups (package) can start now.
+		err = s.afterTask(ctx, req.ID)
+	}
+	return updated, err
 }
 
 func checkActText(in ActInput) error {

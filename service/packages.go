@@ -23,7 +23,7 @@ import (
 type packageStore = packages.Store
 
 func exportName(requestID, system string) string { return requestID + "-" + system + ".export" }
-func packageName(requestID string) string       { return requestID + ".zip" }
+func packageName(requestID string) string        { return requestID + ".zip" }
 func addedName(requestID string, id int64) string {
 	return fmt.Sprintf("%s-file-%d.bin", requestID, id)
 }

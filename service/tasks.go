@@ -55,7 +55,7 @@ func (s *Service) tasksFor(r *models.Request) []*models.Task {
 	if notifiesRecipients(t) {
 		out = append(out, s.notifyTasks(t)...)
 	}
-	if t == workflow.TypeAccess || t == workflow.TypePortability {
+	if (t == workflow.TypeAccess || t == workflow.TypePortability) && len(out) > 0 {
 		out = append(out, &models.Task{Kind: models.TaskPackage, Recipient: -1, Title: "Build the download package"})
 	}
 	return out
@@ -231,4 +231,59 @@ func (s *Service) afterTask(ctx context.Context, requestID string) error {
 		}
 	}
 	return s.store.StartTasks(ctx, follow)
+}
+
+// CurrentValues is what a system holds now about the subject, shown to
+// staff beside a proposed correction.
+type CurrentValues struct {
+	System  string
+	Columns []string
+	Rows    []map[string]any
+	Error   string
+}
+
+// LookupCurrent runs every sql system's find statement for a
+// rectification request (read-only, bounded in time).
+func (s *Service) LookupCurrent(ctx context.Context, req *models.Request) []CurrentValues {
+	if workflow.RequestType(req.Type) != workflow.TypeRectification || s.ful.Connectors == nil || req.PurgedAt != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var out []CurrentValues
+	for i := range s.cfg.Systems {
+		sys := &s.cfg.Systems[i]
+		if sys.Connector.Kind != config.ConnectorSQL {
+			continue
+		}
+		cv := CurrentValues{System: sys.Name}
+		res, err := s.ful.Connectors.Lookup(ctx, sys.Code, connectors.Job{Right: workflow.TypeRectification,
+			RequestID: req.ID, Reference: req.Reference, Email: req.Email, Name: req.FullName})
+		if err != nil {
+			cv.Error = "could not read: " + err.Error()
+		} else {
+			cv.Columns, cv.Rows = res.Columns, res.Rows
+		}
+		out = append(out, cv)
+	}
+	return out
+}
+
+// RecipientsTold lists the recipients told about the request (Art. 19),
+// for a subject who asks who they are.
+func (s *Service) RecipientsTold(ctx context.Context, req *models.Request) ([]string, error) {
+	tasks, err := s.store.Tasks(ctx, req.ID)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, t := range tasks {
+		if t.Recipient < 0 || t.State != models.TaskDone {
+			continue
+		}
+		if sys := s.cfg.System(t.System); sys != nil && t.Recipient < len(sys.Recipients) {
+			out = append(out, sys.Recipients[t.Recipient].Name)
+		}
+	}
+	return out, nil
 }

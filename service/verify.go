@@ -80,6 +80,9 @@ func (s *Service) verify(ctx context.Context, tok *models.Token, req *models.Req
 	if errors.Is(err, models.ErrConflict) || errors.Is(err, models.ErrTokenUsed) {
 		return nil, ErrTokenSpent
 	}
+	if err == nil && len(ch.Tasks) > 0 {
+		err = s.afterTask(ctx, req.ID)
+	}
 	return updated, err
 }
 

@@ -142,6 +142,9 @@ func TestConfig(t testing.TB, dir string) *config.Config {
 	cfg.Mail.RescueAfter = config.Duration(10 * time.Second)
 	cfg.Mail.Inbound.Secret = "test-inbound-secret-0123456789"
 	cfg.RateLimit.Enabled = false
+	// No systems inventory unless a test configures one: approval then
+	// creates no fulfilment tasks, and complete follows approve at once.
+	cfg.Systems = nil
 	return cfg
 }
 
