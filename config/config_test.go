@@ -473,3 +473,15 @@ func TestLoadMissingOrEmptyFile(t *testing.T) {
 		t.Errorf("empty file: error %v, want mail.from and jurisdictions.policies", err)
 	}
 }
+
+// TestExampleOrganisationConfig keeps examples/organisation.yaml valid: it
+// is the sample operators try fulfilment with.
+func TestExampleOrganisationConfig(t *testing.T) {
+	cfg, err := config.Load(filepath.Join("..", "examples", "organisation.yaml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Systems) != 4 || cfg.System("shop") == nil || cfg.System("shop").Connector.Kind != config.ConnectorSQL {
+		t.Fatalf("systems: %+v", cfg.Systems)
+	}
+}
