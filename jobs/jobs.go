@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
 
 	"rightsportal/config"
 	"rightsportal/mailer"
@@ -75,7 +74,7 @@ func New(d Deps) (*river.Client[*sql.Tx], error) {
 	if jobLog == nil {
 		jobLog = d.Log
 	}
-	c, err := river.NewClient(riversqlite.New(d.Store.WriterDB()), &river.Config{
+	c, err := river.NewClient(d.Store.JobDriver(), &river.Config{
 		Queues:            queues,
 		Workers:           workers,
 		PeriodicJobs:      periodic,

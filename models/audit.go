@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // AuditHead records the newest event of the chain outside the events
@@ -27,7 +28,13 @@ type AuditHead struct {
 // no other event can slip in between reading the head and writing.
 func (s *Store) appendEvent(tx *gorm.DB, e *Event) error {
 	var head AuditHead
-	err := tx.Where("id = 1").Take(&head).Error
+	q := tx.Where("id = 1")
+	if s.driver == "postgres" {
+		// Writers run in parallel on PostgreSQL: lock the head so events
+		// are chained one at a time (SQLite's single writer already does).
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	err := q.Take(&head).Error
 	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
 		return fmt.Errorf("models: read audit head: %w", err)
 	}
@@ -158,4 +165,28 @@ func checkEvent(e *Event, prev string, purged bool) string {
 		return "its reason and message were emptied, but the request was never purged"
 	}
 	return "its reason or message does not match its content hash (the text was changed)"
+}
+
+// ensureHead creates the chain's head record where it is missing: on a new
+// database an empty head (so PostgreSQL has a row to lock), on one written
+// before heads existed the newest event.
+func ensureHead(tx *gorm.DB) error {
+	var n int64
+	if err := tx.Model(&AuditHead{}).Count(&n).Error; err != nil || n > 0 {
+		return err
+	}
+	head := AuditHead{ID: 1}
+	var last Event
+	err := tx.Order("id DESC").Limit(1).Take(&last).Error
+	switch {
+	case err == nil:
+		var count int64
+		if err := tx.Model(&Event{}).Count(&count).Error; err != nil {
+			return err
+		}
+		head.EventID, head.Hash, head.Count = last.ID, last.Hash, count
+	case !errors.Is(err, gorm.ErrRecordNotFound):
+		return err
+	}
+	return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&head).Error
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"gorm.io/driver/sqlite"
@@ -53,7 +55,11 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if driver != "sqlite" {
+	switch driver {
+	case "postgres":
+		return openPostgres(ctx, o, log)
+	case "sqlite":
+	default:
 		return nil, fmt.Errorf("models: database driver %q is not supported", driver)
 	}
 	if _, err := os.Stat(sqlitePath(dsn)); o.MustExist && err != nil {
@@ -82,18 +88,34 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	rsql.SetMaxOpenConns(n)
 	rsql.SetMaxIdleConns(n)
 	s := &Store{w: w, r: r, wsql: wsql, rsql: rsql, driver: driver, mailAttempts: max(o.MailMaxAttempts, 1)}
+	return s.ready(ctx, log)
+}
+
+// ready migrates and builds the insert-only job client: jobs are written
+// inside our transactions here; the client that works them is built by
+// the jobs package on the same pool.
+func (s *Store) ready(ctx context.Context, log *slog.Logger) (*Store, error) {
 	if err := s.migrate(ctx, log); err != nil {
 		s.Close()
 		return nil, err
 	}
-	// An insert-only client: jobs are written inside our transactions
-	// here; the working client that runs them is built in cmd.
-	s.jobs, err = river.NewClient(riversqlite.New(wsql), &river.Config{Logger: log})
+	var err error
+	s.jobs, err = river.NewClient(s.JobDriver(), &river.Config{Logger: log})
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("models: job client: %w", err)
 	}
 	return s, nil
+}
+
+// JobDriver is the job engine's driver on the store's writer pool:
+// riversqlite on SQLite, riverdatabasesql (database/sql over pgx) on
+// PostgreSQL, so that jobs join gorm's *sql.Tx transactions.
+func (s *Store) JobDriver() riverdriver.Driver[*sql.Tx] {
+	if s.driver == "postgres" {
+		return riverdatabasesql.New(s.wsql)
+	}
+	return riversqlite.New(s.wsql)
 }
 
 // sqlitePath is the file part of a DSN ("file:x.db?..." or "x.db").
@@ -133,7 +155,10 @@ func (s *Store) migrate(ctx context.Context, log *slog.Logger) error {
 	if err := s.w.WithContext(ctx).AutoMigrate(allModels()...); err != nil {
 		return fmt.Errorf("models: migrate: %w", err)
 	}
-	m, err := rivermigrate.New(riversqlite.New(s.wsql), &rivermigrate.Config{Logger: log})
+	if err := ensureHead(s.w.WithContext(ctx)); err != nil {
+		return fmt.Errorf("models: audit head: %w", err)
+	}
+	m, err := rivermigrate.New(s.JobDriver(), &rivermigrate.Config{Logger: log})
 	if err != nil {
 		return fmt.Errorf("models: job migrations: %w", err)
 	}
@@ -145,7 +170,10 @@ func (s *Store) migrate(ctx context.Context, log *slog.Logger) error {
 
 // Close closes both pools. Workers must have stopped first.
 func (s *Store) Close() error {
-	err := s.rsql.Close()
+	var err error
+	if s.rsql != s.wsql {
+		err = s.rsql.Close()
+	}
 	if e := s.wsql.Close(); e != nil {
 		err = e
 	}

@@ -1,0 +1,37 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// openPostgres connects to PostgreSQL. Unlike SQLite, PostgreSQL takes
+// many writers at once, so one pool serves reads and writes; it is sized
+// for a few instances sharing one server's connection limit.
+func openPostgres(ctx context.Context, o Options, log *slog.Logger) (*Store, error) {
+	cfg := &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true, TranslateError: true}
+	db, err := gorm.Open(postgres.Open(o.DSN), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("models: open postgres: %w", err)
+	}
+	sqlDB, _ := db.DB()
+	n := max(8, 4*runtime.NumCPU())
+	sqlDB.SetMaxOpenConns(n)
+	sqlDB.SetMaxIdleConns(n)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(pctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("models: reach postgres: %w", err)
+	}
+	s := &Store{w: db, r: db, wsql: sqlDB, rsql: sqlDB, driver: "postgres", mailAttempts: max(o.MailMaxAttempts, 1)}
+	return s.ready(ctx, log)
+}
