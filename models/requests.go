@@ -188,3 +188,21 @@ func QueueStatuses() []string {
 	}
 	return out
 }
+
+// InsertRequests writes many requests at once, for `portal seed`: one
+// transaction per batch, no events, tokens or mail (seeded requests are
+// test data for the queue, not requests anyone filed).
+func (s *Store) InsertRequests(ctx context.Context, rs []Request) error {
+	for i := range rs {
+		r := &rs[i]
+		r.CreatedAt, r.UpdatedAt, r.VerifyBy, r.DueAt = Now(r.CreatedAt), Now(r.UpdatedAt), Now(r.VerifyBy), Now(r.DueAt)
+		if r.VerifiedAt != nil {
+			v := Now(*r.VerifiedAt)
+			r.VerifiedAt = &v
+		}
+		if r.Version == 0 {
+			r.Version = 1
+		}
+	}
+	return s.w.WithContext(ctx).CreateInBatches(rs, 500).Error
+}

@@ -65,6 +65,8 @@ func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout
 		return auditCommand(ctx, path, rest, getenv, stdout, stderr)
 	case "purge":
 		return purgeCommand(ctx, path, rest, getenv, stdout, stderr)
+	case "seed":
+		return seedCommand(ctx, path, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -85,4 +87,5 @@ commands:
   audit verify          check the audit trail's hash chain
   purge [--dry-run]     purge personal data of requests closed longer than
                         the retention period (or list what would go)
+  seed --requests N     add N realistic requests (benchmarks, demos)
 `
