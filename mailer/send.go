@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 )
 
 // Sender delivers one message. An error that IsPermanent reports as
@@ -35,19 +37,36 @@ type SMTPConfig struct {
 	HELO string
 }
 
-// SMTPSender sends through a relay with go-mail.
+// SMTPSender sends through a relay with go-mail, keeping a few
+// connections open between sends: a burst of mail then costs one TCP and
+// TLS handshake (and one AUTH) per connection, not per message.
 type SMTPSender struct {
-	cfg SMTPConfig
+	cfg    SMTPConfig
+	client *gomail.Client
+	mu     sync.Mutex
+	idle   []idleConn
 }
 
-// NewSMTPSender checks the settings once; connections are made per send.
+type idleConn struct {
+	sc    *smtp.Client
+	since time.Time
+}
+
+// maxIdleConns and idleFor bound the pool: relays close quiet sessions
+// (often after a minute), so an older idle connection is not reused.
+const (
+	maxIdleConns = 4
+	idleFor      = 30 * time.Second
+)
+
+// NewSMTPSender checks the settings once.
 func NewSMTPSender(cfg SMTPConfig) (*SMTPSender, error) {
-	if _, err := cfg.client(); err != nil {
+	cl, err := cfg.client()
+	if err != nil {
 		return nil, err
 	}
-	return &SMTPSender{cfg: cfg}, nil
+	return &SMTPSender{cfg: cfg, client: cl}, nil
 }
-
 func (c SMTPConfig) client() (*gomail.Client, error) {
 	opts := []gomail.Option{
 		gomail.WithPort(c.Port), gomail.WithTimeout(c.Timeout),
@@ -77,13 +96,69 @@ func (c SMTPConfig) client() (*gomail.Client, error) {
 	return cl, nil
 }
 
-// Send dials the relay, sends msg and hangs up.
+// Send sends msg on an idle connection, or a new one. A reused
+// connection that turns out dead fails go-mail's NOOP check before
+// anything is sent, so the message is then tried once on a fresh one.
 func (s *SMTPSender) Send(ctx context.Context, msg *gomail.Msg) error {
-	cl, err := s.cfg.client()
+	sc, reused := s.take()
+	if sc == nil {
+		var err error
+		if sc, err = s.client.DialToSMTPClientWithContext(ctx); err != nil {
+			return err
+		}
+	}
+	err := s.client.SendWithSMTPClient(sc, msg)
+	var se *gomail.SendError
+	if err != nil && reused && errors.As(err, &se) && se.Reason == gomail.ErrConnCheck {
+		s.client.CloseWithSMTPClient(sc)
+		if sc, err = s.client.DialToSMTPClientWithContext(ctx); err != nil {
+			return err
+		}
+		err = s.client.SendWithSMTPClient(sc, msg)
+	}
 	if err != nil {
+		// After a failure the session's state is unknown: never reuse it.
+		s.client.CloseWithSMTPClient(sc)
 		return err
 	}
-	return cl.DialAndSendWithContext(ctx, msg)
+	s.put(sc)
+	return nil
+}
+
+func (s *SMTPSender) take() (*smtp.Client, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.idle) > 0 {
+		c := s.idle[len(s.idle)-1]
+		s.idle = s.idle[:len(s.idle)-1]
+		if time.Since(c.since) < idleFor {
+			return c.sc, true
+		}
+		go s.client.CloseWithSMTPClient(c.sc)
+	}
+	return nil, false
+}
+
+func (s *SMTPSender) put(sc *smtp.Client) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.idle) >= maxIdleConns {
+		go s.client.CloseWithSMTPClient(sc)
+		return
+	}
+	s.idle = append(s.idle, idleConn{sc, time.Now()})
+}
+
+// Close ends the idle connections (at shutdown).
+func (s *SMTPSender) Close() error {
+	s.mu.Lock()
+	idle := s.idle
+	s.idle = nil
+	s.mu.Unlock()
+	for _, c := range idle {
+		s.client.CloseWithSMTPClient(c.sc)
+	}
+	return nil
 }
 
 // IsPermanent reports whether err is a relay's final refusal of this

@@ -53,6 +53,12 @@ func (s *Service) saveExport(req *models.Request, system string, res connectors.
 // buildPackage assembles the download: every system's export, the
 // Art. 15(1) summary and the files staff added, as one encrypted ZIP.
 func (s *Service) buildPackage(ctx context.Context, req *models.Request) (string, error) {
+	// A released package is what the subject was told about: never
+	// rebuild it under them (a late rebuild job would also reset its
+	// download window).
+	if p, err := s.store.PackageOf(ctx, req.ID); err == nil && p.ReleasedAt != nil {
+		return "kept: the package was released already", nil
+	}
 	tasks, err := s.store.Tasks(ctx, req.ID)
 	if err != nil {
 		return "", err
@@ -139,7 +145,9 @@ func (s *Service) AddPackageFile(ctx context.Context, actor *models.Staff, reque
 	if int64(len(data)) > limit {
 		return &ValidationError{Fields: map[string]string{"file": fmt.Sprintf("is larger than %d bytes", limit)}}
 	}
-	ctype, err := packages.CheckUpload(name, data[:min(len(data), 512)], int64(len(data)))
+	// The whole file: text and JSON are checked to their end, not only
+	// their first bytes.
+	ctype, err := packages.CheckUpload(name, data, int64(len(data)))
 	if err != nil {
 		return &ValidationError{Fields: map[string]string{"file": "is not an allowed type (PDF, text, CSV, JSON, PNG or JPEG whose content matches its name)"}}
 	}

@@ -66,6 +66,8 @@ type Server struct {
 	mode    Mode
 	msgs    []Message
 	tries   int
+	conns   int
+	seen    map[*smtp.Conn]bool
 	changed chan struct{}
 }
 
@@ -87,6 +89,17 @@ func Start(t testing.TB, opts Options) *Server {
 
 func (s *Server) serve(ln net.Listener) {
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		s.mu.Lock()
+		// STARTTLS starts a new session on the same connection: count
+		// connections, not sessions.
+		if s.seen == nil {
+			s.seen = map[*smtp.Conn]bool{}
+		}
+		if !s.seen[c] {
+			s.seen[c] = true
+			s.conns++
+		}
+		s.mu.Unlock()
 		return &session{s: s}, nil
 	}))
 	srv.Domain = "localhost"
@@ -160,6 +173,13 @@ func (s *Server) Messages() []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Message(nil), s.msgs...)
+}
+
+// Conns counts SMTP connections opened.
+func (s *Server) Conns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
 }
 
 // Tries counts MAIL commands seen, delivered or not.

@@ -1,0 +1,58 @@
+package mailer_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"rightsportal/internal/smtptest"
+	"rightsportal/mailer"
+)
+
+func poolMsg(t *testing.T, i int) *gomail.Msg {
+	m := gomail.NewMsg()
+	if err := m.From("privacy@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	m.To(fmt.Sprintf("s%d@example.com", i))
+	m.Subject("pool")
+	m.SetMessageIDWithValue(fmt.Sprintf("pool-%d@example.org", i))
+	m.SetBodyString(gomail.TypeTextPlain, "hello")
+	return m
+}
+
+// TestSMTPConnectionReuse: a run of mails reuses one relay connection,
+// and a connection the relay dropped meanwhile is replaced without losing
+// the mail.
+func TestSMTPConnectionReuse(t *testing.T) {
+	relay := smtptest.Start(t, smtptest.Options{StartTLS: true, Username: "u", Password: "p"})
+	s, err := mailer.NewSMTPSender(mailer.SMTPConfig{Host: relay.Host, Port: relay.Port, TLS: "starttls",
+		Username: "u", Password: "p", Timeout: 5 * time.Second, RootCAs: relay.RootCAs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := 0; i < 10; i++ {
+		if err := s.Send(context.Background(), poolMsg(t, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(relay.Messages()); got != 10 {
+		t.Fatalf("%d messages delivered", got)
+	}
+	if c := relay.Conns(); c != 1 {
+		t.Fatalf("10 sequential mails used %d connections, want 1", c)
+	}
+	// The relay restarts: the pooled connection is dead.
+	relay.Close()
+	relay.Restart()
+	if err := s.Send(context.Background(), poolMsg(t, 10)); err != nil {
+		t.Fatalf("send after relay restart: %v", err)
+	}
+	if got := len(relay.Messages()); got != 11 {
+		t.Fatalf("%d messages delivered after restart", got)
+	}
+}
