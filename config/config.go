@@ -35,6 +35,9 @@ type Config struct {
 	Retention     Retention     `yaml:"retention"`
 	Systems       []System      `yaml:"systems"`
 	Fulfilment    Fulfilment    `yaml:"fulfilment"`
+
+	// calendar is the organisation's calendar, built once by Validate.
+	calendar *workflow.Calendar
 }
 
 // Organisation is who runs the portal.
@@ -134,6 +137,9 @@ type Staff struct {
 	// the last day to announce an extension.
 	RemindDaysBefore     int `yaml:"remind_days_before"`
 	ExtensionWarningDays int `yaml:"extension_warning_days"`
+	// Require2FA: every staff member must sign in with a TOTP code too;
+	// whoever has none is sent to enrol and reaches nothing else first.
+	Require2FA bool `yaml:"require_2fa"`
 }
 
 // Requests holds per-type settings.

@@ -76,6 +76,8 @@ func (c *Config) Validate() error {
 	}
 	c.checkJurisdictions(v)
 	c.checkSystems(v)
+	cal := c.buildCalendar()
+	c.calendar = &cal
 	return errors.Join(v.errs...)
 }
 
@@ -271,7 +273,17 @@ func (p *Policy) check(v *checker, key string) {
 }
 
 // Calendar is the organisation's calendar: its time zone and holidays.
+//
+// Validate builds it once: loading a time zone parses tzdata, far too slow
+// to do for every row of a page.
 func (c *Config) Calendar() workflow.Calendar {
+	if c.calendar != nil {
+		return *c.calendar
+	}
+	return c.buildCalendar()
+}
+
+func (c *Config) buildCalendar() workflow.Calendar {
 	loc, err := time.LoadLocation(c.Organisation.TimeZone)
 	if err != nil {
 		loc = time.UTC

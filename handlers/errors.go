@@ -96,6 +96,9 @@ func workflowError(we *workflow.Error) *httpError {
 // isBusy recognises a database that cannot take the write now (locked,
 // full): the client gets 503, not 500, and may retry.
 func isBusy(err error) bool {
+	if errors.Is(err, models.ErrBusy) {
+		return true
+	}
 	s := err.Error()
 	return strings.Contains(s, "database is locked") || strings.Contains(s, "SQLITE_BUSY") ||
 		strings.Contains(s, "database or disk is full") || strings.Contains(s, "disk I/O error")

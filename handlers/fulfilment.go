@@ -91,15 +91,22 @@ func (h *Handler) addFile(c *gin.Context) {
 	reqID := c.Param("id")
 	limit := h.cfg.Fulfilment.MaxUploadBytes
 	limitBody(c, limit+64<<10)
+	tooLarge := &httpError{http.StatusRequestEntityTooLarge, "too_large",
+		fmt.Sprintf("The file is larger than %d bytes.", limit), map[string]string{"file": "too large"}}
 	fh, err := c.FormFile("file")
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			h.refuseOnFile(c, reqID, &httpError{http.StatusRequestEntityTooLarge, "too_large",
-				fmt.Sprintf("The file is larger than %d bytes.", limit), map[string]string{"file": "too large"}})
+			h.refuseOnFile(c, reqID, tooLarge)
 			return
 		}
 		h.refuseOnFile(c, reqID, invalid(map[string]string{"file": "Choose a file to add."}))
+		return
+	}
+	// A file a little over the limit still fits the body allowance (which
+	// leaves room for the multipart framing): too large all the same.
+	if fh.Size > limit {
+		h.refuseOnFile(c, reqID, tooLarge)
 		return
 	}
 	f, err := fh.Open()

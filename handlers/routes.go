@@ -53,8 +53,12 @@ func (h *Handler) routes(r *gin.Engine) {
 	// The staff workspace.
 	r.GET("/staff/login", h.showLogin)
 	r.POST("/staff/login", h.signIn)
+	r.GET("/staff/login/2fa", h.showSecondFactor)
+	r.POST("/staff/login/2fa", h.checkSecondFactor)
 	ws := r.Group("/staff", h.requireStaff)
 	ws.POST("/logout", h.signOut)
+	ws.GET("/2fa", h.showTwoFactor)
+	ws.POST("/2fa", h.confirmTwoFactor)
 	ws.GET("", h.showQueue)
 	ws.GET("/requests/:id", h.showRequest)
 	ws.POST("/requests/:id/actions", h.decideRequest)
@@ -68,6 +72,7 @@ func (h *Handler) routes(r *gin.Engine) {
 	admin.GET("", h.showAdmin)
 	admin.POST("/staff", h.addStaff)
 	admin.POST("/staff/:id", h.changeStaff)
+	admin.POST("/staff/:id/2fa/reset", h.resetTwoFactor)
 	admin.POST("/tokens", h.createToken)
 	admin.POST("/tokens/:id/revoke", h.revokeToken)
 }

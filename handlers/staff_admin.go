@@ -40,7 +40,7 @@ func (h *Handler) renderAdmin(c *gin.Context, status int, errs map[string]string
 		rows = append(rows, tokenRow{t, names.name(t.StaffID)})
 	}
 	h.pages.render(c, status, "staff_admin", "Staff and tokens", h.staffPage(c, map[string]any{
-		"Staff": staff, "Tokens": rows, "Errors": errs, "NewToken": newToken, "Notice": notice,
+		"Staff": staff, "Tokens": rows, "Errors": errs, "NewToken": newToken, "Notice": notice, "TwoFactor": h.twoFactorStates(c),
 		"Form": map[string]string{"email": c.PostForm("email"), "name": c.PostForm("name"), "role": c.PostForm("role")},
 	}))
 }

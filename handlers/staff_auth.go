@@ -44,6 +44,9 @@ func (h *Handler) requireStaff(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	if !h.enrolledIfRequired(c, st) {
+		return
+	}
 	c.Set(ctxStaff, st)
 	c.Next()
 }
@@ -78,15 +81,12 @@ func (h *Handler) signIn(c *gin.Context) {
 		return
 	}
 	old, _ := c.Cookie(sessionCookie)
-	token, _, err := h.svc.SignIn(c.Request.Context(), f.Email, f.Password, clientKey(c), old)
+	res, err := h.svc.SignIn(c.Request.Context(), f.Email, f.Password, clientKey(c), old)
 	var locked *service.LockedError
 	switch {
 	case errors.As(err, &locked):
-		secs := int(math.Ceil(locked.RetryAfter.Seconds()))
-		c.Header("Retry-After", strconv.Itoa(secs))
 		h.pages.render(c, http.StatusTooManyRequests, "staff_login", "Sign in", map[string]any{
-			"Next": safeNext(f.Next), "Email": f.Email,
-			"Error": "Too many failed attempts. Wait " + humanSeconds(secs) + " and try again."})
+			"Next": safeNext(f.Next), "Email": f.Email, "Error": lockedMessage(c, locked)})
 		return
 	case errors.Is(err, service.ErrBadCredentials):
 		h.pages.render(c, http.StatusUnauthorized, "staff_login", "Sign in", map[string]any{
@@ -96,8 +96,25 @@ func (h *Handler) signIn(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	h.setSessionCookie(c, token, int(h.cfg.Staff.SessionAbsolute.D().Seconds()))
+	if res.Pending != "" {
+		// The password was right; the code comes next. No session yet.
+		h.setPendingCookie(c, res.Pending, int(service.PendingSignInTTL.Seconds()))
+		c.Redirect(http.StatusSeeOther, "/staff/login/2fa?next="+url.QueryEscape(safeNext(f.Next)))
+		return
+	}
+	h.setSessionCookie(c, res.Session, int(h.cfg.Staff.SessionAbsolute.D().Seconds()))
+	if res.NeedsEnrolment {
+		c.Redirect(http.StatusSeeOther, "/staff/2fa")
+		return
+	}
 	c.Redirect(http.StatusSeeOther, safeNext(f.Next))
+}
+
+// lockedMessage sets Retry-After and says how long to wait.
+func lockedMessage(c *gin.Context, locked *service.LockedError) string {
+	secs := int(math.Ceil(locked.RetryAfter.Seconds()))
+	c.Header("Retry-After", strconv.Itoa(secs))
+	return "Too many failed attempts. Wait " + humanSeconds(secs) + " and try again."
 }
 
 func (h *Handler) signOut(c *gin.Context) {

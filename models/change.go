@@ -72,10 +72,18 @@ const (
 	GuardNotWarned      = "extension_warned_at IS NULL"
 )
 
+// ErrBusy: the database could not take the write in time, because
+// another process holds SQLite's lock or writers are queued behind it.
+// Nothing was written; the caller may try again (503).
+var ErrBusy = errors.New("models: the database is busy")
+
 // Apply writes ch in one transaction. A stale Version gives ErrConflict,
-// a spent token ErrTokenUsed; either way nothing is written.
+// a spent token ErrTokenUsed, a database that stays locked ErrBusy; in
+// every case nothing is written.
 func (s *Store) Apply(ctx context.Context, now time.Time, ch Change) (*Request, error) {
 	now = Now(now)
+	ctx, cancel, busy := s.writeContext(ctx)
+	defer cancel()
 	var out Request
 	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		id, err := writeRequest(tx, now, ch)
@@ -124,9 +132,30 @@ func (s *Store) Apply(ctx context.Context, now time.Time, ch Change) (*Request, 
 		return tx.Where("id = ?", id).Take(&out).Error
 	})
 	if err != nil {
-		return nil, err
+		return nil, busy(err)
 	}
 	return &out, nil
+}
+
+// writeContext bounds how long a write waits for the one writer
+// connection and SQLite's lock together: about the busy timeout. While
+// another process holds the lock, each of the job engine's pollers takes
+// the writer connection in turn and holds it for the whole busy timeout,
+// so a request queued behind them would otherwise wait minutes, past the
+// server's write timeout, instead of getting a clear 503. busy turns
+// running out of that time into ErrBusy; the caller's own cancellation
+// stays what it is. With no bound set (PostgreSQL) ctx is left alone.
+func (s *Store) writeContext(ctx context.Context) (context.Context, context.CancelFunc, func(error) error) {
+	if s.writeWait <= 0 {
+		return ctx, func() {}, func(err error) error { return err }
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.writeWait)
+	return wctx, cancel, func(err error) error {
+		if ctx.Err() == nil && errors.Is(wctx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("%w: no write within %s: %v", ErrBusy, s.writeWait, err)
+		}
+		return err
+	}
 }
 
 func writeRequest(tx *gorm.DB, now time.Time, ch Change) (string, error) {

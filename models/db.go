@@ -5,10 +5,13 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
@@ -33,6 +36,8 @@ type Store struct {
 	driver string
 	// mailAttempts is fixed on each mail job as it is queued.
 	mailAttempts int
+	// writeWait bounds a write's wait for the writer (see writeContext).
+	writeWait time.Duration
 }
 
 // Options say which database to open and how to queue jobs.
@@ -87,7 +92,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	n := max(4, 2*runtime.NumCPU())
 	rsql.SetMaxOpenConns(n)
 	rsql.SetMaxIdleConns(n)
-	s := &Store{w: w, r: r, wsql: wsql, rsql: rsql, driver: driver, mailAttempts: max(o.MailMaxAttempts, 1)}
+	s := &Store{w: w, r: r, wsql: wsql, rsql: rsql, driver: driver, mailAttempts: max(o.MailMaxAttempts, 1),
+		writeWait: max(busyTimeout(sqliteDSN(dsn, true)), time.Second)}
 	return s.ready(ctx, log)
 }
 
@@ -149,6 +155,24 @@ func sqliteDSN(dsn string, writer bool) string {
 		opts += "&_query_only=true"
 	}
 	return base + sep + opts
+}
+
+// busyTimeout is the busy timeout the SQLite driver applies for dsn, by
+// its rule: _timeout over _busy_timeout, the first value of either, in
+// milliseconds. An operator may set it in the DSN; sqliteDSN appends the
+// default.
+func busyTimeout(dsn string) time.Duration {
+	_, query, _ := strings.Cut(dsn, "?")
+	params, _ := url.ParseQuery(query)
+	key := "_busy_timeout"
+	if params.Has("_timeout") {
+		key = "_timeout"
+	}
+	ms, err := strconv.Atoi(params.Get(key))
+	if err != nil || ms < 0 {
+		return 10 * time.Second
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 func (s *Store) migrate(ctx context.Context, log *slog.Logger) error {

@@ -20,10 +20,12 @@ var (
 // Request is one rights request. Email, FullName and Details are the
 // subject's personal data, emptied when the request is purged.
 type Request struct {
-	ID           string `gorm:"primaryKey;size:36"`
+	// The queue's indexes end in (due_at, id), the keyset order, so that
+	// every filtered page is an index range scan, deep or not.
+	ID           string `gorm:"primaryKey;size:36;index:idx_requests_queue_due,priority:2;index:idx_requests_queue_status,priority:3;index:idx_requests_queue_assignee,priority:3;index:idx_requests_queue_type,priority:3"`
 	Reference    string `gorm:"size:16;not null;uniqueIndex"`
-	Type         string `gorm:"size:32;not null"`
-	Status       string `gorm:"size:32;not null;index:idx_requests_status_due,priority:1"`
+	Type         string `gorm:"size:32;not null;index:idx_requests_queue_type,priority:1"`
+	Status       string `gorm:"size:32;not null;index:idx_requests_queue_status,priority:1"`
 	Jurisdiction string `gorm:"size:32;not null"`
 	Email        string `gorm:"size:254;not null;index"`
 	FullName     string `gorm:"size:200;not null"`
@@ -36,9 +38,9 @@ type Request struct {
 	VerifiedAt *time.Time
 	// DueAt orders the queue. Until the clock starts it is the date the
 	// request would be due if the clock started at submission.
-	DueAt      time.Time `gorm:"not null;index:idx_requests_status_due,priority:2;index:idx_requests_due"`
+	DueAt      time.Time `gorm:"not null;index:idx_requests_queue_status,priority:2;index:idx_requests_queue_due,priority:1;index:idx_requests_queue_assignee,priority:2;index:idx_requests_queue_type,priority:2"`
 	Extended   bool      `gorm:"not null;default:false"`
-	AssigneeID *string   `gorm:"size:36;index"`
+	AssigneeID *string   `gorm:"size:36;index:idx_requests_queue_assignee,priority:1"`
 	// Approvals is a JSON list of the staff ids that approved in the
 	// current review.
 	Approvals  string `gorm:"not null;default:'[]'"`
@@ -191,7 +193,7 @@ func (Inbound) TableName() string { return "inbound_messages" }
 func (Staff) TableName() string { return "staff" }
 
 func allModels() []any {
-	return []any{&Request{}, &Token{}, &Event{}, &Mail{}, &Inbound{}, &Staff{}, &APIToken{}, &Session{}, &LoginThrottle{}, &Note{}, &AuditHead{}, &Task{}, &Package{}, &PackageFile{}, &DownloadCode{}}
+	return []any{&Request{}, &Token{}, &Event{}, &Mail{}, &Inbound{}, &Staff{}, &APIToken{}, &Session{}, &LoginThrottle{}, &Note{}, &AuditHead{}, &Task{}, &Package{}, &PackageFile{}, &DownloadCode{}, &StaffTOTP{}, &RecoveryCode{}, &PendingSignIn{}}
 }
 
 // Now is the store's notion of a timestamp: UTC, microseconds, so that a

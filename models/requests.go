@@ -135,7 +135,9 @@ func (s *Store) ListRequests(ctx context.Context, f Filter) ([]Request, string, 
 		if err != nil {
 			return nil, "", err
 		}
-		q = q.Where("(due_at > ? OR (due_at = ? AND id > ?))", c.Due, c.Due, c.ID)
+		// A row-value comparison, not an OR: both SQLite and PostgreSQL
+		// turn it into a range on the (…, due_at, id) indexes.
+		q = q.Where("(due_at, id) > (?, ?)", c.Due, c.ID)
 	}
 	var out []Request
 	if err := q.Order("due_at, id").Limit(limit + 1).Find(&out).Error; err != nil {

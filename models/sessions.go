@@ -123,3 +123,61 @@ func (s *Store) RecordLoginFailure(ctx context.Context, key string, now time.Tim
 func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
 	return s.w.WithContext(ctx).Where("throttle_key = ?", key).Delete(&LoginThrottle{}).Error
 }
+
+// PendingSignIn is a sign-in that passed the password and waits for the
+// second factor. It is not a session: nothing in the workspace accepts
+// it, and it lives minutes. Only the hash of its cookie is stored.
+type PendingSignIn struct {
+	Hash      string    `gorm:"primaryKey;size:64"`
+	StaffID   string    `gorm:"size:36;not null;index"`
+	CreatedAt time.Time `gorm:"not null"`
+	ExpiresAt time.Time `gorm:"not null;index"`
+}
+
+// CreatePendingSignIn stores a pending sign-in and sweeps expired ones.
+func (s *Store) CreatePendingSignIn(ctx context.Context, p *PendingSignIn) error {
+	return s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("expires_at <= ?", p.CreatedAt).Delete(&PendingSignIn{}).Error; err != nil {
+			return fmt.Errorf("models: sweep pending sign-ins: %w", err)
+		}
+		if err := tx.Create(p).Error; err != nil {
+			return fmt.Errorf("models: create pending sign-in: %w", err)
+		}
+		return nil
+	})
+}
+
+// PendingSignIn reads a live pending sign-in.
+func (s *Store) PendingSignIn(ctx context.Context, hash string, now time.Time) (*PendingSignIn, error) {
+	var p PendingSignIn
+	err := s.r.WithContext(ctx).Where("hash = ? AND expires_at > ?", hash, Now(now)).Take(&p).Error
+	if err != nil {
+		return nil, notFound(err, "pending sign-in")
+	}
+	return &p, nil
+}
+
+// CompleteSignIn turns a pending sign-in into a session: the pending
+// one is spent (ErrNotFound when it expired or was spent meanwhile), the
+// browser's old session (old, may be "") ends, and sess is created, in
+// one transaction.
+func (s *Store) CompleteSignIn(ctx context.Context, pending string, now time.Time, sess *Session, old string) error {
+	return s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Where("hash = ? AND expires_at > ?", pending, Now(now)).Delete(&PendingSignIn{})
+		if res.Error != nil {
+			return fmt.Errorf("models: spend pending sign-in: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("%w: pending sign-in", ErrNotFound)
+		}
+		if old != "" {
+			if err := tx.Where("hash = ?", old).Delete(&Session{}).Error; err != nil {
+				return fmt.Errorf("models: rotate session: %w", err)
+			}
+		}
+		if err := tx.Create(sess).Error; err != nil {
+			return fmt.Errorf("models: create session: %w", err)
+		}
+		return nil
+	})
+}

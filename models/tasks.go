@@ -34,9 +34,10 @@ type Task struct {
 	RequestID string `gorm:"size:36;not null;index"`
 	Kind      string `gorm:"size:16;not null"`
 	// System is the inventory code; Recipient the index of the recipient
-	// for notify tasks (-1 otherwise).
+	// for notify tasks (-1 otherwise). No gorm default: gorm would write
+	// it in place of a zero, and 0 is the first recipient.
 	System    string `gorm:"size:64;not null"`
-	Recipient int    `gorm:"not null;default:-1"`
+	Recipient int    `gorm:"not null"`
 	Title     string `gorm:"not null"`
 	State     string `gorm:"size:16;not null;index"`
 	// Output is what the task produced, for staff: rows counted, the

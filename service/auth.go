@@ -43,41 +43,104 @@ func loginLock(n int) time.Duration {
 // unknown account costs the same time as a wrong password.
 var dummyHash = sync.OnceValue(func() string { return HashPassword("dummy password for timing") })
 
-// SignIn checks a staff member's password and opens a session, rotating
-// away the browser's old one. client is the caller's network address, so
-// that one client cannot try many accounts either.
-func (s *Service) SignIn(ctx context.Context, email, password, client, oldSession string) (string, *models.Staff, error) {
+// SignInResult is where a correct password leads: a session, or, for
+// staff with two-step sign-in, a pending sign-in that waits for the code.
+type SignInResult struct {
+	// Session is the new session's cookie value once signed in.
+	Session string
+	// Pending is the cookie value of a sign-in waiting for its second
+	// factor (see SecondFactor); it opens nothing in the workspace.
+	Pending string
+	Staff   *models.Staff
+	// NeedsEnrolment: staff.require_2fa is on and this staff member has
+	// no second factor yet; the workspace admits them only to enrol.
+	NeedsEnrolment bool
+}
+
+// SignIn checks a staff member's password. Without two-step sign-in it
+// opens a session, rotating away the browser's old one; with it, it opens
+// only a pending sign-in for SecondFactor. client is the caller's network
+// address, so that one client cannot try many accounts either.
+func (s *Service) SignIn(ctx context.Context, email, password, client, oldSession string) (SignInResult, error) {
 	email, _ = NormalizeEmail(email)
 	now := s.now()
-	keys := []string{"acct:" + shortHash(email), "ip:" + client}
-	for _, k := range keys {
-		t, err := s.store.Throttle(ctx, k)
-		if err != nil {
-			return "", nil, err
-		}
-		if t.LockedUntil.After(now) {
-			return "", nil, &LockedError{RetryAfter: t.LockedUntil.Sub(now)}
-		}
+	keys := signInKeys(email, client)
+	if err := s.checkLocks(ctx, keys, now); err != nil {
+		return SignInResult{}, err
 	}
 	st, err := s.store.StaffByEmail(ctx, email)
 	if err != nil && !errors.Is(err, models.ErrNotFound) {
-		return "", nil, err
+		return SignInResult{}, err
 	}
 	hash := dummyHash()
 	if st != nil {
 		hash = st.PasswordHash
 	}
 	if !CheckPasswordHash(password, hash) || st == nil || st.Disabled {
-		for _, k := range keys {
-			if err := s.store.RecordLoginFailure(ctx, k, now, loginLock); err != nil {
-				return "", nil, err
-			}
+		if err := s.recordFailure(ctx, keys, now); err != nil {
+			return SignInResult{}, err
 		}
-		return "", nil, ErrBadCredentials
+		return SignInResult{}, ErrBadCredentials
 	}
+	enabled, err := s.TwoFactorEnabled(ctx, st.ID)
+	if err != nil {
+		return SignInResult{}, err
+	}
+	if enabled {
+		// The failures are forgiven only once the second factor is right
+		// too: a known password must not reset the count of wrong codes.
+		value, hashed := NewToken()
+		p := &models.PendingSignIn{Hash: hashed, StaffID: st.ID, CreatedAt: models.Now(now),
+			ExpiresAt: models.Now(now.Add(PendingSignInTTL))}
+		if err := s.store.CreatePendingSignIn(ctx, p); err != nil {
+			return SignInResult{}, err
+		}
+		return SignInResult{Pending: value, Staff: st}, nil
+	}
+	session, err := s.openSession(ctx, st, keys, oldSession, "", now)
+	if err != nil {
+		return SignInResult{}, err
+	}
+	return SignInResult{Session: session, Staff: st, NeedsEnrolment: s.cfg.Staff.Require2FA}, nil
+}
+
+// signInKeys are the throttle keys of a sign-in: the account (by a hash
+// of its address, known or not) and the client.
+func signInKeys(email, client string) []string {
+	return []string{"acct:" + shortHash(email), "ip:" + client}
+}
+
+// checkLocks answers a LockedError while any key is locked.
+func (s *Service) checkLocks(ctx context.Context, keys []string, now time.Time) error {
+	for _, k := range keys {
+		t, err := s.store.Throttle(ctx, k)
+		if err != nil {
+			return err
+		}
+		if t.LockedUntil.After(now) {
+			return &LockedError{RetryAfter: t.LockedUntil.Sub(now)}
+		}
+	}
+	return nil
+}
+
+// recordFailure counts a failed sign-in step against every key.
+func (s *Service) recordFailure(ctx context.Context, keys []string, now time.Time) error {
+	for _, k := range keys {
+		if err := s.store.RecordLoginFailure(ctx, k, now, loginLock); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// openSession forgives the keys' failures and creates a session,
+// rotating away the browser's old one; pending (a pending sign-in's hash,
+// or "") is spent in the same transaction.
+func (s *Service) openSession(ctx context.Context, st *models.Staff, keys []string, oldSession, pending string, now time.Time) (string, error) {
 	for _, k := range keys {
 		if err := s.store.ClearLoginFailures(ctx, k); err != nil {
-			return "", nil, err
+			return "", err
 		}
 	}
 	value, hashed := NewToken()
@@ -87,10 +150,19 @@ func (s *Service) SignIn(ctx context.Context, email, password, client, oldSessio
 	if WellFormedToken(oldSession) {
 		old = HashToken(oldSession)
 	}
-	if err := s.store.CreateSession(ctx, sess, old); err != nil {
-		return "", nil, err
+	var err error
+	if pending != "" {
+		err = s.store.CompleteSignIn(ctx, pending, now, sess, old)
+	} else {
+		err = s.store.CreateSession(ctx, sess, old)
 	}
-	return value, st, nil
+	if errors.Is(err, models.ErrNotFound) {
+		return "", ErrPendingSignIn
+	}
+	if err != nil {
+		return "", err
+	}
+	return value, nil
 }
 
 // SessionStaff finds the staff member of a session cookie, and keeps the

@@ -39,6 +39,8 @@ type Service struct {
 	now   func() time.Time
 	log   *slog.Logger
 	ful   Fulfilment
+	// totpKey seals staff TOTP secrets (see WithSecrets).
+	totpKey []byte
 }
 
 // New builds the service. now is the clock (time.Now outside tests).

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"golang.org/x/crypto/argon2"
@@ -117,6 +118,11 @@ func CheckPasswordHash(p, encoded string) bool {
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
 
+// touchWait bounds the wait for a best-effort bookkeeping write (a
+// token's last use), so that a busy database does not hold a request for
+// it.
+const touchWait = time.Second
+
 // APITokenPrefix starts every API token, so that a leaked one is easy to
 // recognise in a scanner or a log.
 const APITokenPrefix = "rp_"
@@ -155,7 +161,11 @@ func (s *Service) AuthenticateAPIToken(ctx context.Context, value string) (*mode
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.TouchAPIToken(ctx, tok, s.now()); err != nil {
+	// The last-used mark is bookkeeping: while the database is busy it is
+	// not worth holding the request for (the action itself answers 503).
+	tctx, cancel := context.WithTimeout(ctx, touchWait)
+	defer cancel()
+	if err := s.store.TouchAPIToken(tctx, tok, s.now()); err != nil {
 		s.log.Warn("could not record api token use", "err", err)
 	}
 	return st, nil

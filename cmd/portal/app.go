@@ -75,7 +75,7 @@ func open(ctx context.Context, path string, getenv env, stderr io.Writer, mustEx
 		return nil, err
 	}
 	reg := connectors.NewRegistry(cfg.Systems, &http.Client{Timeout: 60 * time.Second}, time.Now)
-	svc := service.New(store, composer, cfg, time.Now, log).WithFulfilment(service.Fulfilment{
+	svc := service.New(store, composer, cfg, time.Now, log).WithSecrets(key).WithFulfilment(service.Fulfilment{
 		Connectors: reg, Files: packages.Store{Dir: cfg.Fulfilment.PackagesDir, Key: service.DeriveKey(key, "packages")}})
 	return &app{cfg: cfg, log: log, store: store, key: key, svc: svc, logOut: stderr, conns: reg}, nil
 }

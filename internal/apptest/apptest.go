@@ -185,7 +185,7 @@ func New(t testing.TB, o Options) *App {
 	}
 	a.Conns = connectors.NewRegistry(a.Cfg.Systems, o.HTTPClient, a.Clock.Now)
 	a.Files = packages.Store{Dir: a.Cfg.Fulfilment.PackagesDir, Key: service.DeriveKey(a.Key, "packages")}
-	a.Svc = service.New(store, composer, a.Cfg, a.Clock.Now, log).WithFulfilment(service.Fulfilment{
+	a.Svc = service.New(store, composer, a.Cfg, a.Clock.Now, log).WithSecrets(a.Key).WithFulfilment(service.Fulfilment{
 		Connectors: a.Conns, Files: a.Files})
 	h, err := handlers.New(handlers.Deps{Service: a.Svc, Store: store, Config: a.Cfg, Log: log, Now: a.Clock.Now})
 	if err != nil {

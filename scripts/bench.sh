@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# The benchmark run behind BENCHMARKS.md: everything on this machine, in
+# one run. Needs wrk (installed from Debian's packages when missing).
+#   scripts/bench.sh            # full run, 1 million requests (~10 min)
+#   BIG=100000 DUR=10s scripts/bench.sh   # a quicker run
+# Writes BENCHMARKS.md (or $OUT) with every figure and its command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BIG=${BIG:-1000000}
+SMALL=${SMALL:-10000}
+DUR=${DUR:-20s}
+OUT=${OUT:-$ROOT/BENCHMARKS.md}
+WORK=$(mktemp -d /tmp/portal-bench.XXXXXX)
+PORT=18080
+trap 'pkill -P $$ || true; rm -rf "$WORK"' EXIT
+
+if ! command -v wrk >/dev/null; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk
+fi
+
+echo "== build" >&2
+go build -o "$WORK/portal" ./cmd/portal
+go build -o "$WORK/rawfloor" ./cmd/rawfloor
+
+cat > "$WORK/post.lua" <<'LUA'
+local n = 0
+local id = tostring(math.random(1, 1000000000))
+request = function()
+  n = n + 1
+  local body = '{"type":"access","email":"load' .. id .. '-' .. n .. '@example.com","full_name":"Load Test","jurisdiction":"gdpr"}'
+  return wrk.format("POST", "/api/v1/requests", {["Content-Type"] = "application/json"}, body)
+end
+LUA
+
+# env for one portal database ($1: name)
+penv() {
+  echo PORTAL_DATABASE_DSN="$WORK/$1.db" PORTAL_MAIL_DIR="$WORK/mail-$1" PORTAL_SECRET_KEY_FILE="$WORK/secret.key" \
+    PORTAL_HTTP_ADDR=127.0.0.1:$PORT PORTAL_BASE_URL=http://127.0.0.1:$PORT PORTAL_RATELIMIT_ENABLED=false
+}
+start_portal() { # $1 db name; sets PID and STARTUP_MS
+  local t0=$(date +%s%N)
+  env $(penv "$1") "$WORK/portal" >"$WORK/$1.log" 2>&1 &
+  PID=$!
+  until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.02; done
+  STARTUP_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+}
+stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
+rss_mb() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+# wrk summary: "req/s p50 p99"
+wrkrun() { wrk -t2 "$@" --latency 2>&1 | tee -a "$WORK/wrk.log" | awk '
+  /Requests\/sec/ {rps=$2}
+  /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
+  END {print rps, p50, p99}'; }
+
+declare -A R
+echo "== intake (empty database)" >&2
+start_portal intake
+for c in 16 64; do R[intake$c]=$(wrkrun -c$c -d$DUR -s "$WORK/post.lua" "http://127.0.0.1:$PORT"); done
+stop $PID
+
+echo "== raw floor" >&2
+"$WORK/rawfloor" -addr 127.0.0.1:$PORT -db "$WORK/floor.db" >"$WORK/floor.log" 2>&1 &
+FPID=$!
+until curl -s -o /dev/null "http://127.0.0.1:$PORT/"; do sleep 0.02; done
+for c in 16 64; do R[floor$c]=$(wrkrun -c$c -d$DUR -s "$WORK/post.lua" "http://127.0.0.1:$PORT"); done
+stop $FPID
+
+queue_runs() { # $1 db name, $2 label
+  local name=$1 label=$2
+  echo "correct horse battery staple" | env $(penv "$name") "$WORK/portal" staff add --email bench@example.org --name Bench --role admin >/dev/null 2>&1 || true
+  local tok=$(env $(penv "$name") "$WORK/portal" token create --email bench@example.org 2>/dev/null)
+  start_portal "$name"
+  R[startup_$label]=$STARTUP_MS
+  local api="http://127.0.0.1:$PORT/api/v1/requests?status=in_review&limit=50"
+  # a cursor about 90% into the in-review list
+  local cur="" total=$(sqlite3_count "$name") pages=0
+  local deep_url="$api"
+  local c=""
+  for ((i = 0; i < total * 9 / 10 / 200; i++)); do
+    c=$(curl -s -H "Authorization: Bearer $tok" "http://127.0.0.1:$PORT/api/v1/requests?status=in_review&limit=200${c:+&cursor=$c}" | sed -n 's/.*"next_cursor":"\([^"]*\)".*/\1/p')
+    [ -n "$c" ] || break
+  done
+  [ -n "$c" ] && deep_url="$api&cursor=$c"
+  local cookie=$(curl -s -o /dev/null -c - -d "email=bench@example.org&password=correct horse battery staple&next=/staff" \
+    -H "Sec-Fetch-Site: same-origin" "http://127.0.0.1:$PORT/staff/login" | awk '/portal_session/ {print $7}')
+  R[api_first_$label]=$(wrkrun -c16 -d$DUR -H "Authorization: Bearer $tok" "$api")
+  R[api_deep_$label]=$(wrkrun -c16 -d$DUR -H "Authorization: Bearer $tok" "$deep_url")
+  R[page_first_$label]=$(wrkrun -c16 -d$DUR -H "Cookie: portal_session=$cookie" "http://127.0.0.1:$PORT/staff?status=in_review")
+  R[page_deep_$label]=$(wrkrun -c16 -d$DUR -H "Cookie: portal_session=$cookie" "http://127.0.0.1:$PORT/staff?status=in_review&cursor=$c")
+  R[intake_$label]=$(wrkrun -c16 -d$DUR -s "$WORK/post.lua" "http://127.0.0.1:$PORT")
+  R[rss_$label]=$(rss_mb $PID)
+  stop $PID
+}
+# in-review requests in a database, for the deep-page walk (14% of seeded)
+sqlite3_count() { echo $(( $(cat "$WORK/$1.count") * 14 / 100 )); }
+
+for size in $SMALL $BIG; do
+  name=q$size
+  echo "== seed $size" >&2
+  t0=$(date +%s)
+  env $(penv "$name") "$WORK/portal" seed --requests "$size" >/dev/null 2>&1
+  R[seed_$size]=$(( $(date +%s) - t0 ))
+  echo "$size" > "$WORK/$name.count"
+  echo "== queue at $size" >&2
+  queue_runs "$name" "$size"
+done
+
+echo "== go benchmarks" >&2
+GOB=$(PORTAL_BENCH_DIR=$WORK PORTAL_BENCH_SIZES=$SMALL,$BIG go test ./models -run '^$' -bench Queue -benchtime 300x 2>&1 | grep ^Benchmark)
+MAILB=$(go test ./mailer -run '^$' -bench MailThroughput -benchtime 2000x 2>&1 | grep ^Benchmark)
+
+f() { echo "${R[$1]}" | awk -v i="$2" '{print $i}'; }
+ratio() { awk -v a="$(f $1 1)" -v b="$(f $2 1)" 'BEGIN {printf "%.0f%%", 100*a/b}'; }
+{
+cat <<MD
+# Benchmarks
+
+One run of \`scripts/bench.sh\` on this machine ($(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | awk '{print $3}')), $(date -u +%Y-%m-%d).
+Load from \`wrk -t2 --latency\` for ${DUR} per figure, on loopback, portal on SQLite
+(WAL, synchronous=FULL), rate limits off (\`PORTAL_RATELIMIT_ENABLED=false\`), mail
+to \`.eml\` files by the running worker. Reproduce everything with \`scripts/bench.sh\`
+(\`BIG=100000 DUR=10s scripts/bench.sh\` for a quick run).
+
+## Intake: \`POST /api/v1/requests\`
+
+Each request: validation, the request, two hashed tokens, the audit event,
+the verification mail and its job, in one transaction.
+
+| clients | portal req/s | p50 | p99 | raw floor req/s | p50 | p99 | portal / floor |
+|---|---|---|---|---|---|---|---|
+| 16 | $(f intake16 1) | $(f intake16 2) | $(f intake16 3) | $(f floor16 1) | $(f floor16 2) | $(f floor16 3) | $(ratio intake16 floor16) |
+| 64 | $(f intake64 1) | $(f intake64 2) | $(f intake64 3) | $(f floor64 1) | $(f floor64 2) | $(f floor64 3) | $(ratio intake64 floor64) |
+
+The raw floor (\`cmd/rawfloor\`) is a bare gin handler doing one gorm insert of the
+same row into SQLite with the same settings. Command: \`wrk -t2 -c16 -d$DUR --latency -s post.lua\`.
+
+Intake with ${BIG} requests already stored (16 clients): $(f intake_$BIG 1) req/s, p50 $(f intake_$BIG 2), p99 $(f intake_$BIG 3)
+(empty database: $(f intake16 1) req/s, p50 $(f intake16 2)).
+
+## Staff queue, first page and a page ~90% deep (status=in_review, 50 rows)
+
+| requests | API first p50 / p99 | API deep p50 / p99 | page first p50 / p99 | page deep p50 / p99 |
+|---|---|---|---|---|
+| $SMALL | $(f api_first_$SMALL 2) / $(f api_first_$SMALL 3) | $(f api_deep_$SMALL 2) / $(f api_deep_$SMALL 3) | $(f page_first_$SMALL 2) / $(f page_first_$SMALL 3) | $(f page_deep_$SMALL 2) / $(f page_deep_$SMALL 3) |
+| $BIG | $(f api_first_$BIG 2) / $(f api_first_$BIG 3) | $(f api_deep_$BIG 2) / $(f api_deep_$BIG 3) | $(f page_first_$BIG 2) / $(f page_first_$BIG 3) | $(f page_deep_$BIG 2) / $(f page_deep_$BIG 3) |
+
+Throughput at $BIG: API first page $(f api_first_$BIG 1) req/s, queue page $(f page_first_$BIG 1) req/s (16 clients).
+Commands: \`wrk -t2 -c16 -d$DUR --latency -H "Authorization: Bearer …" "/api/v1/requests?status=in_review&limit=50[&cursor=…]"\`
+and the same on \`/staff?status=in_review\` with a session cookie.
+
+Store-level (no HTTP), \`PORTAL_BENCH_SIZES=$SMALL,$BIG go test ./models -run '^\$' -bench Queue -benchtime 300x\`:
+
+\`\`\`
+$GOB
+\`\`\`
+
+## Mail
+
+\`go test ./mailer -run '^\$' -bench MailThroughput -benchtime 2000x\` (queue to an in-process
+SMTP relay with STARTTLS and AUTH, 4 workers, pooled connections):
+
+\`\`\`
+$MAILB
+\`\`\`
+
+## Memory and start-up at $BIG requests
+
+Peak RSS (VmHWM) after the queue and intake runs: $(echo ${R[rss_$BIG]}) MB ($SMALL requests: $(echo ${R[rss_$SMALL]}) MB).
+Start-up to a ready \`/readyz\` (migrations included): ${R[startup_$BIG]} ms ($SMALL: ${R[startup_$SMALL]} ms).
+Seeding $BIG requests with \`portal seed --requests $BIG\`: ${R[seed_$BIG]} s.
+MD
+} > "$OUT"
+echo "wrote $OUT" >&2
