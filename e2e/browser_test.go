@@ -136,14 +136,15 @@ func newTab(t *testing.T, a *apptest.App, browser context.Context, vp viewport, 
 		}
 	}()
 	t.Cleanup(func() {
-		if d := tb.dialogDone(); len(d) > 0 {
+		if d := tb.dialogsSeen(); len(d) > 0 {
 			t.Errorf("%s: JavaScript dialogs opened: %v", tb.name, d)
 		}
 	})
 	return tb
 }
 
-func (tb *tab) dialogDone() []string {
+// dialogsSeen is the dialogs the tab's pages opened.
+func (tb *tab) dialogsSeen() []string {
 	tb.mu.Lock()
 	defer tb.mu.Unlock()
 	return append([]string(nil), tb.dialogs...)
@@ -314,17 +315,6 @@ func (tb *tab) wantStatus(what string, got, want int) {
 	}
 }
 
-// page records the page the tab shows as one step of the test: a
-// full-page screenshot named after the step, and the accessibility
-// check, whose violations fail the test.
-func (tb *tab) page(step string) {
-	tb.t.Helper()
-	tb.screenshot(step)
-	if v := tb.a11y(); len(v) > 0 {
-		tb.t.Errorf("%s: accessibility of %q (%s), %d violations:\n  %s", tb.name, step, tb.path(), len(v), strings.Join(v, "\n  "))
-	}
-}
-
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // screenshotDir is $ARTIFACTS_DIR, or artifacts/screenshots in the
@@ -356,19 +346,6 @@ func (tb *tab) screenshot(step string) {
 	if err := os.WriteFile(filepath.Join(screenshotDir(tb.t), name), png, 0o644); err != nil {
 		tb.t.Fatalf("screenshot: %v", err)
 	}
-}
-
-// a11y runs the accessibility check in the page; on the phone it also
-// asks that the page fit the screen's width (no sideways scrolling).
-func (tb *tab) a11y() []string {
-	tb.t.Helper()
-	v := eval[[]string](tb, a11yCheckJS)
-	if tb.vp.Phone {
-		if w := eval[int](tb, `document.documentElement.scrollWidth`); w > int(tb.vp.Width) {
-			v = append(v, fmt.Sprintf("reflow: the page is %dpx wide on a %dpx screen", w, tb.vp.Width))
-		}
-	}
-	return v
 }
 
 // signIn signs in through the sign-in form and waits for the workspace.
@@ -434,4 +411,17 @@ func fileVerified(a *apptest.App, body map[string]any) (id, ref string) {
 // dueDate is the due date as the subject's pages write it.
 func dueDate(a *apptest.App, r *models.Request) string {
 	return r.DueAt.In(a.Cfg.Calendar().Loc).Format("Monday, 2 January 2006")
+}
+
+// noValidate turns the browser's own form checks off, so that the
+// server's answer to a bad form can be seen.
+func (tb *tab) noValidate(form string) {
+	tb.t.Helper()
+	eval[bool](tb, `document.querySelector(`+jsString(form)+`).noValidate = true`)
+}
+
+// jsString quotes s for JavaScript.
+func jsString(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\n", `\n`, "<", `\x3c`)
+	return "'" + r.Replace(s) + "'"
 }

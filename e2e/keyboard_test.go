@@ -35,11 +35,7 @@ return {id: e.id || '', tag: e.tagName.toLowerCase(), type: e.getAttribute('type
 
 var subjectRefRE = regexp.MustCompile(`DSR-[A-Z0-9-]+`)
 
-// TestKeyboardOnlyForm protects keyboard use of the public form: Tab
-// alone reaches the skip link, every field and the send button in
-// order, every stop shows a visible focus outline, typing fills the
-// fields, a key picks the jurisdiction, and Enter on the button sends
-// the request.
+// TestKeyboardOnlyForm protects keyboard-only use of the public form: Tab reaches every field and the button with a visible focus, Enter sends.
 func TestKeyboardOnlyForm(t *testing.T) {
 	a := apptest.New(t, apptest.Options{})
 	tb := newTab(t, a, newBrowser(t), desktop)

@@ -10,10 +10,7 @@ import (
 	"rightsportal/internal/apptest"
 )
 
-// TestAccessibilityEveryPage protects the accessibility of every page a
-// subject or a reviewer sees, including the error states: each page
-// passes the check (labels, headings, landmarks, names, contrast,
-// invalid fields tied to their messages).
+// TestAccessibilityEveryPage protects the accessibility of every subject and staff page, error states included.
 func TestAccessibilityEveryPage(t *testing.T) {
 	a := apptest.New(t, apptest.Options{})
 	staff := a.StaffToken("ada@example.org", "admin")
@@ -103,17 +100,4 @@ func TestAccessibilityEveryPage(t *testing.T) {
 	tb.noValidate(`form[action="/staff/admin/staff"]`)
 	tb.press(`form[action="/staff/admin/staff"] button[type=submit]`)
 	tb.page("admin-errors")
-}
-
-// noValidate turns the browser's own form checks off, so that the
-// server's answer to a bad form can be seen.
-func (tb *tab) noValidate(form string) {
-	tb.t.Helper()
-	eval[bool](tb, `document.querySelector(`+jsString(form)+`).noValidate = true`)
-}
-
-// jsString quotes s for JavaScript.
-func jsString(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\n", `\n`, "<", `\x3c`)
-	return "'" + r.Replace(s) + "'"
 }

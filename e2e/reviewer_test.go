@@ -37,10 +37,7 @@ func actionButton(action string) string {
 	return `form.action:has(input[name=action][value=` + action + `]) button[type=submit]`
 }
 
-// TestReviewerJourney protects the reviewer's way through the workspace:
-// sign in, filter the queue by status, type and overdue, work an access
-// request from start of review to completion, and see it on the
-// timeline; the admin page is reachable for an admin.
+// TestReviewerJourney protects the reviewer's way: sign in, filter the queue, work a request to completion, see the timeline.
 func TestReviewerJourney(t *testing.T) {
 	a := apptest.New(t, apptest.Options{})
 	a.StaffToken("ada@example.org", "admin")
@@ -117,10 +114,7 @@ func TestReviewerJourney(t *testing.T) {
 	a.MailWithSubject("work@example.com", "is complete")
 }
 
-// TestReviewerConflict protects staff decisions against stale pages: two
-// reviewers open the same file, A acts first, and B's action from the
-// page loaded before is refused with "changed by someone else" while
-// nothing B sent is applied.
+// TestReviewerConflict protects against stale decisions: B acting from a page loaded before A acted sees "changed by someone else" and changes nothing.
 func TestReviewerConflict(t *testing.T) {
 	a := apptest.New(t, apptest.Options{})
 	ada := a.StaffToken("ada@example.org", "reviewer")

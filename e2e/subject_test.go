@@ -53,11 +53,7 @@ var fullJourney = map[string]map[string]bool{
 	"desktop": {"rectification": true, "erasure": true, "objection": true, "portability": true},
 }
 
-// TestSubjectJourney protects the data subject's way through the portal
-// for every request type on a phone and on a desktop: file the form,
-// confirm from the mail (the link's page changes nothing until the
-// button), see the reference and due date, follow the status page,
-// answer a question, withdraw.
+// TestSubjectJourney protects the subject's way for every type on phone and desktop: file, confirm by mail, status, answer, withdraw.
 func TestSubjectJourney(t *testing.T) {
 	a := apptest.New(t, apptest.Options{})
 	browser := newBrowser(t)

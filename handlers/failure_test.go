@@ -565,10 +565,11 @@ func TestFailureFiftyStaffAtOnce(t *testing.T) {
 }
 
 // TestFailureRelayRefusalShownToStaff: the relay refusing a mail for good
-// (550) and for now (451) is visible on the request's file in the staff
-// workspace, with the relay's answer, so that staff can reach the
-// subject another way; a mail refused for now goes out once the relay
-// takes it again, and the file then shows it sent.
+// (550), for now (451) or dropping the connection (421) is visible on the
+// request's file in the staff workspace, with the relay's answer, so that
+// staff can reach the subject another way; a mail refused for now goes
+// out once the relay takes it again, and the file then shows it sent,
+// while the one refused for good stays failed.
 func TestFailureRelayRefusalShownToStaff(t *testing.T) {
 	a := apptest.New(t, apptest.Options{})
 	const password = "correct horse battery staple"
@@ -627,11 +628,20 @@ func TestFailureRelayRefusalShownToStaff(t *testing.T) {
 	}
 	fileShows(tempID, "verification to "+tempEmail+" · queued", "451")
 
+	a.Relay.SetMode(smtptest.Drop)
+	dropEmail := flEmail("fl-drop")
+	dropID, _ := a.Submit(flSubmitBody(dropEmail))
+	m = mailOf(dropID, func(m *models.Mail) bool { return m.Attempts > 0 })
+	if m.Status != models.MailQueued || !strings.Contains(m.LastError, "421") {
+		t.Fatalf("after the relay dropped the connection: status %s, last_error %q", m.Status, m.LastError)
+	}
+	fileShows(dropID, "verification to "+dropEmail+" · queued", "421")
+
 	a.Relay.SetMode(smtptest.Accept)
-	mailOf(tempID, func(m *models.Mail) bool { return m.Status == models.MailSent })
-	fileShows(tempID, "verification to "+tempEmail+" · sent")
-	if got := a.MailWithSubject(tempEmail, "Please confirm"); got == nil {
-		t.Fatal("the mail refused for now never arrived")
+	for _, c := range []struct{ id, email string }{{tempID, tempEmail}, {dropID, dropEmail}} {
+		mailOf(c.id, func(m *models.Mail) bool { return m.Status == models.MailSent })
+		fileShows(c.id, "verification to "+c.email+" · sent")
+		a.MailWithSubject(c.email, "Please confirm")
 	}
 	if m := mailOf(permID, func(*models.Mail) bool { return true }); m.Status != models.MailFailed {
 		t.Errorf("the permanently refused mail became %s", m.Status)

@@ -133,6 +133,9 @@ func TestConfig(t testing.TB, dir string) *config.Config {
 		t.Fatal(err)
 	}
 	cfg.Database.DSN = filepath.Join(dir, "portal.db")
+	if base := os.Getenv("PORTAL_TEST_POSTGRES_DSN"); base != "" {
+		cfg.Database.Driver, cfg.Database.DSN = "postgres", freshPostgres(t, base)
+	}
 	cfg.Mail.Dir = filepath.Join(dir, "mail")
 	cfg.Fulfilment.PackagesDir = filepath.Join(dir, "packages")
 	cfg.SecretKeyFile = filepath.Join(dir, "secret.key")
@@ -173,7 +176,7 @@ func New(t testing.TB, o Options) *App {
 	}
 	log := slog.New(slog.NewTextHandler(a.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
-	store, err := models.Open(ctx, models.Options{Driver: "sqlite", DSN: a.Cfg.Database.DSN, MailMaxAttempts: a.Cfg.Mail.MaxAttempts})
+	store, err := models.Open(ctx, models.Options{Driver: a.Cfg.Database.Driver, DSN: a.Cfg.Database.DSN, MailMaxAttempts: a.Cfg.Mail.MaxAttempts})
 	if err != nil {
 		t.Fatal(err)
 	}
