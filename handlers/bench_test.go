@@ -16,6 +16,7 @@ func BenchmarkIntake(b *testing.B) {
 	a := apptest.New(b, apptest.Options{NoJobs: true})
 	var n atomic.Int64
 	client := a.Server.Client()
+	b.SetParallelism(8) // 16 clients on 2 cores, as in scripts/bench.sh
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

@@ -38,6 +38,11 @@ type Store struct {
 	mailAttempts int
 	// writeWait bounds a write's wait for the writer (see writeContext).
 	writeWait time.Duration
+	// batch, stop and stopped run SQLite's group commit (batch.go); nil
+	// on PostgreSQL, which takes parallel writers.
+	batch   chan applyReq
+	stop    chan struct{}
+	stopped chan struct{}
 }
 
 // Options say which database to open and how to queue jobs.
@@ -94,7 +99,11 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	rsql.SetMaxIdleConns(n)
 	s := &Store{w: w, r: r, wsql: wsql, rsql: rsql, driver: driver, mailAttempts: max(o.MailMaxAttempts, 1),
 		writeWait: max(busyTimeout(sqliteDSN(dsn, true)), time.Second)}
-	return s.ready(ctx, log)
+	st, err := s.ready(ctx, log)
+	if err == nil {
+		st.startBatching()
+	}
+	return st, err
 }
 
 // ready migrates and builds the insert-only job client: jobs are written
@@ -194,6 +203,7 @@ func (s *Store) migrate(ctx context.Context, log *slog.Logger) error {
 
 // Close closes both pools. Workers must have stopped first.
 func (s *Store) Close() error {
+	s.stopBatching()
 	var err error
 	if s.rsql != s.wsql {
 		err = s.rsql.Close()

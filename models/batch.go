@@ -1,0 +1,132 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Group commit for SQLite. SQLite has one writer, and with
+// synchronous=FULL every commit waits for the disk; serialising writers
+// through one connection already makes them queue, so the queue might as
+// well share commits. One goroutine takes whatever changes are waiting
+// (no artificial delay: a lone change commits at once), applies each in a
+// savepoint of its own, and commits the group. A refused change rolls
+// back to its savepoint and leaves the others alone; a failed commit
+// fails every change of the group, and no caller hears "done" before its
+// change is on disk.
+
+// maxGroup bounds a group, so one commit never holds the lock for long.
+const maxGroup = 64
+
+type applyReq struct {
+	ctx  context.Context
+	now  time.Time
+	ch   Change
+	done chan applyRes
+}
+
+type applyRes struct {
+	out *Request
+	err error
+}
+
+// startBatching starts the committer; stopBatching (in Close) ends it.
+func (s *Store) startBatching() {
+	s.batch = make(chan applyReq)
+	s.stop = make(chan struct{})
+	s.stopped = make(chan struct{})
+	go s.commitLoop()
+}
+
+func (s *Store) stopBatching() {
+	if s.batch == nil {
+		return
+	}
+	close(s.stop)
+	<-s.stopped
+}
+
+// ErrClosed: the store was closed.
+var ErrClosed = errors.New("models: the store is closed")
+
+func (s *Store) applyBatched(ctx context.Context, now time.Time, ch Change) (*Request, error) {
+	req := applyReq{ctx: ctx, now: Now(now), ch: ch, done: make(chan applyRes, 1)}
+	select {
+	case s.batch <- req:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.stop:
+		return nil, ErrClosed
+	}
+	// Once handed over, wait for the outcome even if ctx ends: the change
+	// may be committing, and the caller must not be told otherwise. The
+	// group's own time limit (the busy timeout) bounds the wait.
+	res := <-req.done
+	return res.out, res.err
+}
+
+func (s *Store) commitLoop() {
+	defer close(s.stopped)
+	for {
+		var first applyReq
+		select {
+		case first = <-s.batch:
+		case <-s.stop:
+			return
+		}
+		group := []applyReq{first}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case r := <-s.batch:
+				group = append(group, r)
+			default:
+				break more
+			}
+		}
+		s.commitGroup(group)
+	}
+}
+
+// commitGroup applies a group in one transaction and answers every
+// caller.
+func (s *Store) commitGroup(group []applyReq) {
+	results := make([]applyRes, len(group))
+	ctx, cancel, busy := s.writeContext(context.Background())
+	defer cancel()
+	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		for i, r := range group {
+			if err := r.ctx.Err(); err != nil {
+				results[i].err = err // gone before it started: nothing written
+				continue
+			}
+			sp := fmt.Sprintf("c%d", i)
+			if err := tx.SavePoint(sp).Error; err != nil {
+				return err
+			}
+			out, err := s.applyIn(ctx, tx, r.now, r.ch)
+			if err != nil {
+				if rerr := tx.RollbackTo(sp).Error; rerr != nil {
+					return rerr
+				}
+				results[i].err = busy(err)
+				continue
+			}
+			results[i].out = out
+			if err := tx.Exec("RELEASE SAVEPOINT " + sp).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for i, r := range group {
+		if err != nil && results[i].err == nil {
+			results[i] = applyRes{err: busy(fmt.Errorf("models: commit: %w", err))}
+		}
+		r.done <- results[i]
+	}
+}
