@@ -49,10 +49,17 @@ start_portal() { # $1 db name; sets PID and STARTUP_MS
 stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
 rss_mb() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 # wrk summary: "req/s p50 p99"
-wrkrun() { wrk -t2 "$@" --latency 2>&1 | tee -a "$WORK/wrk.log" | awk '
-  /Requests\/sec/ {rps=$2}
-  /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
-  END {print rps, p50, p99}'; }
+# A run with socket errors or non-2xx answers measured the wrong thing:
+# it stops the script.
+wrkrun() {
+  local out
+  out=$(wrk -t2 "$@" --latency 2>&1)
+  echo "$out" >> "$WORK/wrk.log"
+  if echo "$out" | grep -qE 'Non-2xx|Socket errors'; then
+    echo "wrk reported errors for: $*" >&2; echo "$out" >&2; exit 1
+  fi
+  echo "$out" | awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} END {print rps, p50, p99}'
+}
 
 declare -A R
 echo "== intake (empty database)" >&2
