@@ -485,3 +485,27 @@ func TestExampleOrganisationConfig(t *testing.T) {
 		t.Fatalf("systems: %+v", cfg.Systems)
 	}
 }
+
+// TestWebhookURLsMustBeHTTPS: a webhook connector or recipient may only be
+// called over https, except on this machine; the URL comes only from the
+// operator's configuration (no SSRF from requests).
+func TestWebhookURLsMustBeHTTPS(t *testing.T) {
+	base, err := os.ReadFile(filepath.Join("..", "examples", "organisation.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for url, ok := range map[string]bool{
+		"https://support.example.org/x": true, "http://127.0.0.1:9000/x": true, "http://localhost/x": true,
+		"http://support.example.org/x": false, "ftp://support.example.org/x": false, "support.example.org": false,
+	} {
+		raw := strings.Replace(string(base), "https://support.example.org/privacy-requests", url, 1)
+		cfg, err := config.Parse([]byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = cfg.Validate()
+		if got := err == nil || !strings.Contains(err.Error(), "webhook.url"); got != ok {
+			t.Errorf("webhook %s: valid=%v, want %v (%v)", url, got, ok, err)
+		}
+	}
+}
