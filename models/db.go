@@ -80,7 +80,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 			return nil, fmt.Errorf("models: create database folder: %w", err)
 		}
 	}
-	cfg := &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true, TranslateError: true}
+	cfg := &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true, TranslateError: true, PrepareStmt: true}
 	w, err := gorm.Open(sqlite.Open(sqliteDSN(dsn, true)), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("models: open %s: %w", driver, err)

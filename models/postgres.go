@@ -16,7 +16,7 @@ import (
 // many writers at once, so one pool serves reads and writes; it is sized
 // for a few instances sharing one server's connection limit.
 func openPostgres(ctx context.Context, o Options, log *slog.Logger) (*Store, error) {
-	cfg := &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true, TranslateError: true}
+	cfg := &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true, TranslateError: true, PrepareStmt: true}
 	db, err := gorm.Open(postgres.Open(o.DSN), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("models: open postgres: %w", err)
