@@ -1,7 +1,6 @@
 package handlers_test
 
 import (
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,44 +9,23 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3"
-
 	"rightsportal/internal/apptest"
 )
 
 // ---- helpers shared by the handler tests ----
 
-// openDB opens the app's SQLite file beside the app, for counting rows
-// and for the changes no API offers yet.
-func openDB(t *testing.T, a *apptest.App) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+a.Cfg.Database.DSN+"?_busy_timeout=10000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
-
-// countRows answers a SELECT COUNT(*) query on the app's database.
+// countRows answers a SELECT COUNT(*) query on the app's database
+// (SQLite or PostgreSQL, through a.DB()).
 func countRows(t *testing.T, a *apptest.App, query string, args ...any) int {
 	t.Helper()
-	db := openDB(t, a)
-	defer db.Close()
-	var n int
-	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	return n
+	return a.QueryInt(query, args...)
 }
 
-// execSQL runs one statement on the app's database.
+// execSQL runs one statement on the app's database, for the changes no
+// API offers yet.
 func execSQL(t *testing.T, a *apptest.App, stmt string, args ...any) {
 	t.Helper()
-	db := openDB(t, a)
-	defer db.Close()
-	if _, err := db.Exec(stmt, args...); err != nil {
-		t.Fatalf("%s: %v", stmt, err)
-	}
+	a.Exec(stmt, args...)
 }
 
 // storedRows counts what a submission writes.

@@ -489,16 +489,7 @@ func fulOrgCount(t *testing.T, db *sql.DB, query string, args ...any) int {
 // shows.
 func fulPortalCount(t testing.TB, a *apptest.App, query string, args ...any) int {
 	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+a.Cfg.Database.DSN+"?_busy_timeout=10000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var n int
-	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	return n
+	return a.QueryInt(query, args...)
 }
 
 // fulCells renders a JSON row's values as the fixture query does.

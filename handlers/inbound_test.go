@@ -253,13 +253,11 @@ func TestInboundReplyVerifies(t *testing.T) {
 	if n := countRows(t, a, "SELECT COUNT(*) FROM inbound_messages"); n != 1 {
 		t.Fatalf("%d inbound messages kept, want 1", n)
 	}
-	db := openDB(t, a)
 	var kept []byte
 	var reqID, from string
-	if err := db.QueryRow("SELECT raw, request_id, from_addr FROM inbound_messages").Scan(&kept, &reqID, &from); err != nil {
+	if err := a.DB().Raw("SELECT raw, request_id, from_addr FROM inbound_messages").Row().Scan(&kept, &reqID, &from); err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
 	if !bytes.Equal(kept, raw) || reqID != id || from != "jane.doe@example.com" {
 		t.Errorf("kept message: %d bytes (sent %d), request %s, from %s", len(kept), len(raw), reqID, from)
 	}

@@ -98,7 +98,7 @@ func TestStaffAPIAuth(t *testing.T) {
 		t.Fatalf("no next_cursor: %s", b)
 	}
 
-	execSQL(t, a, "UPDATE staff SET disabled = 1 WHERE email = ?", "officer@example.org")
+	execSQL(t, a, "UPDATE staff SET disabled = ? WHERE email = ?", true, "officer@example.org")
 	resp, b = a.Do(http.MethodGet, "/api/v1/requests", nil, map[string]string{"Authorization": "Bearer " + token})
 	checkError(t, resp, b, http.StatusUnauthorized, "")
 	resp, b = a.Do(http.MethodGet, "/api/v1/requests/"+id, nil, map[string]string{"Authorization": "Bearer " + token})
@@ -154,11 +154,9 @@ func TestStaffListFilters(t *testing.T) {
 
 	// Assignment has no API yet: set it in the database.
 	staffID := ""
-	db := openDB(t, a)
-	if err := db.QueryRow("SELECT id FROM staff WHERE email = ?", "officer@example.org").Scan(&staffID); err != nil {
+	if err := a.DB().Raw("SELECT id FROM staff WHERE email = ?", "officer@example.org").Row().Scan(&staffID); err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
 	execSQL(t, a, "UPDATE requests SET assignee_id = ? WHERE id = ?", staffID, erasure)
 	wantIDs(t, a, token, "assignee=unassigned", access, lgpd, ccpa)
 	wantIDs(t, a, token, "assignee=me", erasure)

@@ -2,7 +2,6 @@ package handlers_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"html"
 	"net/http"
@@ -14,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3"
+	"gorm.io/gorm"
 
 	"rightsportal/config"
 	"rightsportal/internal/apptest"
@@ -43,24 +42,16 @@ func wsSignedIn(a *apptest.App, email string) *apptest.Browser {
 	return b
 }
 
-// wsDB opens the app's database beside the app, for what no page shows.
-func wsDB(t *testing.T, a *apptest.App) *sql.DB {
+// wsDB is the app's database beside the app (a.DB()), for what no page
+// shows.
+func wsDB(t *testing.T, a *apptest.App) *gorm.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+a.Cfg.Database.DSN+"?_busy_timeout=10000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return a.DB()
 }
 
 func wsCount(t *testing.T, a *apptest.App, query string, args ...any) int {
 	t.Helper()
-	var n int
-	if err := wsDB(t, a).QueryRow(query, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	return n
+	return a.QueryInt(query, args...)
 }
 
 // wsSubmitVerified files a request and confirms it by link; it returns
@@ -166,7 +157,7 @@ func TestWorkspaceSignInCookie(t *testing.T) {
 	if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Secure {
 		t.Errorf("cookie over http: HttpOnly=%v SameSite=%v Path=%q Secure=%v, want true, Lax, /, false", c.HttpOnly, c.SameSite, c.Path, c.Secure)
 	}
-	rows, err := wsDB(t, a).Query("SELECT hash FROM sessions")
+	rows, err := wsDB(t, a).Raw("SELECT hash FROM sessions").Rows()
 	if err != nil {
 		t.Fatal(err)
 	}

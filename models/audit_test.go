@@ -2,39 +2,52 @@ package models_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3"
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
 
+	"rightsportal/internal/apptest"
 	"rightsportal/models"
 )
 
 // auditChain is a store with a few requests and their audit events, and a raw
-// connection to the same file to tamper with.
+// connection to the same database to tamper with (gorm, so that the same
+// SQL with ? placeholders runs on SQLite and PostgreSQL).
 type auditChain struct {
 	store *models.Store
-	db    *sql.DB
+	db    *gorm.DB
 	now   time.Time
 	seq   int
 }
 
+// newAuditChain opens a store on a new SQLite file, or on a fresh
+// PostgreSQL database when PORTAL_TEST_POSTGRES_DSN names a server.
 func newAuditChain(t *testing.T) *auditChain {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "audit.db")
-	st, err := models.Open(context.Background(), models.Options{Driver: "sqlite", DSN: path})
+	driver, dsn := "sqlite", filepath.Join(t.TempDir(), "audit.db")
+	var dialector gorm.Dialector = sqlite.Open("file:" + dsn + "?_busy_timeout=10000")
+	if base := os.Getenv("PORTAL_TEST_POSTGRES_DSN"); base != "" {
+		driver, dsn = "postgres", apptest.FreshPostgres(t, base)
+		dialector = postgres.Open(dsn)
+	}
+	st, err := models.Open(context.Background(), models.Options{Driver: driver, DSN: dsn})
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=10000")
+	db, err := gorm.Open(dialector, &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close(); st.Close() })
+	sqlDB, _ := db.DB()
+	t.Cleanup(func() { sqlDB.Close(); st.Close() })
 	return &auditChain{store: st, db: db, now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
 }
 
@@ -110,7 +123,7 @@ func (c *auditChain) build(t *testing.T) []int64 {
 
 func (c *auditChain) ids(t *testing.T) []int64 {
 	t.Helper()
-	rows, err := c.db.Query("SELECT id FROM audit_events ORDER BY id")
+	rows, err := c.db.Raw("SELECT id FROM audit_events ORDER BY id").Rows()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,19 +141,19 @@ func (c *auditChain) ids(t *testing.T) []int64 {
 
 func (c *auditChain) exec(t *testing.T, q string, args ...any) {
 	t.Helper()
-	res, err := c.db.Exec(q, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
+	res := c.db.Exec(q, args...)
+	if res.Error != nil {
+		t.Fatalf("%s: %v", q, res.Error)
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		t.Fatalf("%s changed %d rows", q, n)
+	if res.RowsAffected != 1 {
+		t.Fatalf("%s changed %d rows", q, res.RowsAffected)
 	}
 }
 
 func (c *auditChain) count(t *testing.T, table string) int {
 	t.Helper()
 	var n int
-	if err := c.db.QueryRow("SELECT COUNT(*) FROM " + table).Scan(&n); err != nil {
+	if err := c.db.Raw("SELECT COUNT(*) FROM " + table).Row().Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -249,7 +262,7 @@ func (c *auditChain) tables(t *testing.T) map[string]int {
 
 func (c *auditChain) request(t *testing.T, id string) (version int, status string) {
 	t.Helper()
-	if err := c.db.QueryRow("SELECT version, status FROM requests WHERE id = ?", id).Scan(&version, &status); err != nil {
+	if err := c.db.Raw("SELECT version, status FROM requests WHERE id = ?", id).Row().Scan(&version, &status); err != nil {
 		t.Fatal(err)
 	}
 	return version, status
@@ -361,11 +374,11 @@ func TestAuditChainPurgedText(t *testing.T) {
 	}
 	// The purge: request A (the first created) loses its data on record.
 	var a string
-	if err := c.db.QueryRow("SELECT request_id FROM audit_events WHERE id = ?", ids[0]).Scan(&a); err != nil {
+	if err := c.db.Raw("SELECT request_id FROM audit_events WHERE id = ?", ids[0]).Row().Scan(&a); err != nil {
 		t.Fatal(err)
 	}
 	var v int
-	if err := c.db.QueryRow("SELECT version FROM requests WHERE id = ?", a).Scan(&v); err != nil {
+	if err := c.db.Raw("SELECT version FROM requests WHERE id = ?", a).Row().Scan(&v); err != nil {
 		t.Fatal(err)
 	}
 	_, err := c.store.Apply(context.Background(), c.tick(), models.Change{RequestID: a, Version: v, Purge: true,
@@ -375,8 +388,8 @@ func TestAuditChainPurgedText(t *testing.T) {
 		t.Fatal(err)
 	}
 	var msg, email string
-	c.db.QueryRow("SELECT message FROM audit_events WHERE id = ?", ids[5]).Scan(&msg)
-	c.db.QueryRow("SELECT email FROM requests WHERE id = ?", a).Scan(&email)
+	c.db.Raw("SELECT message FROM audit_events WHERE id = ?", ids[5]).Row().Scan(&msg)
+	c.db.Raw("SELECT email FROM requests WHERE id = ?", a).Row().Scan(&email)
 	if msg != "" || email != "" {
 		t.Fatalf("purge left personal data: message %q email %q", msg, email)
 	}

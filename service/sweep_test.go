@@ -35,12 +35,8 @@ func swApp(t *testing.T, cfg func(*config.Config), noJobs bool) *apptest.App {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		var n int
-		err := a.Store.WriterDB().QueryRow(`SELECT COUNT(DISTINCT kind) FROM river_job
-			WHERE kind IN ('sweep', 'retention') AND state = 'completed'`).Scan(&n)
-		if err != nil {
-			t.Fatal(err)
-		}
+		n := a.QueryInt(`SELECT COUNT(DISTINCT kind) FROM river_job
+			WHERE kind IN ('sweep', 'retention') AND state = 'completed'`)
 		if n == 2 {
 			return a
 		}
@@ -99,11 +95,7 @@ func swWantMails(t *testing.T, a *apptest.App, id, kind, addr string, n int, whe
 // swCount counts rows of a table that belong to a request.
 func swCount(t *testing.T, a *apptest.App, table, id string) int {
 	t.Helper()
-	var n int
-	if err := a.Store.WriterDB().QueryRow("SELECT COUNT(*) FROM "+table+" WHERE request_id = ?", id).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return a.QueryInt("SELECT COUNT(*) FROM "+table+" WHERE request_id = ?", id)
 }
 
 func swChainIntact(t *testing.T, a *apptest.App) {

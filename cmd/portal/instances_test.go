@@ -35,34 +35,13 @@ func postgresForTest(t *testing.T) string {
 	return strings.TrimSpace(string(out))
 }
 
-func freshDatabase(t *testing.T, base string) string {
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	name := fmt.Sprintf("inst_%d", time.Now().UnixNano())
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if a, err := sql.Open("pgx", base); err == nil {
-			a.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-			a.Close()
-		}
-	})
-	u, _ := url.Parse(base)
-	u.Path = "/" + name
-	return u.String()
-}
-
 // TestTwoInstancesOnePostgres runs two portal processes on one PostgreSQL
 // database: each mail goes out once although both run workers, the
 // periodic work is scheduled once, a session signed in on one instance
 // works on the other, and conflicting actions through the two give one
 // winner.
 func TestTwoInstancesOnePostgres(t *testing.T) {
-	dsn := freshDatabase(t, postgresForTest(t))
+	dsn := apptest.FreshPostgres(t, postgresForTest(t))
 	relay := smtptest.Start(t, smtptest.Options{})
 	e1 := crashEnv(t, relay)
 	e1["PORTAL_DATABASE_DRIVER"], e1["PORTAL_DATABASE_DSN"] = "postgres", dsn

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"gorm.io/gorm"
 
 	"rightsportal/config"
 	"rightsportal/connectors"
@@ -61,6 +62,9 @@ type App struct {
 	Logs   *SafeBuffer
 	Conns  *connectors.Registry
 	Files  packages.Store
+
+	dbMu sync.Mutex
+	db   *gorm.DB // DB's connection pool, opened on first use
 }
 
 // Clock is the service's clock: real time shifted by an offset a test can
@@ -134,7 +138,7 @@ func TestConfig(t testing.TB, dir string) *config.Config {
 	}
 	cfg.Database.DSN = filepath.Join(dir, "portal.db")
 	if base := os.Getenv("PORTAL_TEST_POSTGRES_DSN"); base != "" {
-		cfg.Database.Driver, cfg.Database.DSN = "postgres", freshPostgres(t, base)
+		cfg.Database.Driver, cfg.Database.DSN = "postgres", FreshPostgres(t, base)
 	}
 	cfg.Mail.Dir = filepath.Join(dir, "mail")
 	cfg.Fulfilment.PackagesDir = filepath.Join(dir, "packages")
