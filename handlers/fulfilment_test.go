@@ -32,7 +32,7 @@ import (
 	"rightsportal/service"
 )
 
-// The sample organisation (examples/organisation.sql and .yaml): Jane is
+// The sample organisation (examples/mkorg/organisation.sql and examples/organisation.yaml): Jane is
 // the subject, Max must never be touched.
 const (
 	fulJane     = "jane@example.com"

@@ -156,13 +156,22 @@ type answerForm struct {
 	Message string `form:"message"`
 }
 
-// answerQuestion is provide_info from the status page.
-func (h *Handler) answerQuestion(c *gin.Context) {
+// readAnswer reads a status-page form with a message (an answer, an
+// appeal); on a body that is not a form it has answered already.
+func (h *Handler) readAnswer(c *gin.Context) (string, answerForm, bool) {
 	limitBody(c, h.cfg.HTTP.MaxBodyBytes)
-	token := c.Param("token")
 	var f answerForm
 	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
 		h.fail(c, formError(err))
+		return "", f, false
+	}
+	return c.Param("token"), f, true
+}
+
+// answerQuestion is provide_info from the status page.
+func (h *Handler) answerQuestion(c *gin.Context) {
+	token, f, ok := h.readAnswer(c)
+	if !ok {
 		return
 	}
 	_, err := h.svc.ProvideInfo(c.Request.Context(), token, f.Message)
@@ -232,11 +241,8 @@ func appealBy(r *models.Request, loc *time.Location) string {
 
 // appealRequest is the subject's appeal against a rejection.
 func (h *Handler) appealRequest(c *gin.Context) {
-	limitBody(c, h.cfg.HTTP.MaxBodyBytes)
-	token := c.Param("token")
-	var f answerForm
-	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
-		h.fail(c, formError(err))
+	token, f, ok := h.readAnswer(c)
+	if !ok {
 		return
 	}
 	_, err := h.svc.Appeal(c.Request.Context(), token, f.Message)

@@ -12,11 +12,11 @@ import (
 )
 
 // OrgFixture creates the sample organisation's database (a newsletter
-// list and a small shop, examples/organisation.sql) in dir and returns
+// list and a small shop, examples/mkorg/organisation.sql) in dir and returns
 // its path, the DSN its sql systems use.
 func OrgFixture(t testing.TB, dir string) (dsn string) {
 	t.Helper()
-	schema, err := os.ReadFile(filepath.Join(RepoRoot(t), "examples", "organisation.sql"))
+	schema, err := os.ReadFile(filepath.Join(RepoRoot(t), "examples", "mkorg", "organisation.sql"))
 	if err != nil {
 		t.Fatal(err)
 	}
