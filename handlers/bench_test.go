@@ -50,3 +50,27 @@ func BenchmarkQueueAPI(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkQueuePage is the staff queue page, first page, through the
+// router with a session.
+func BenchmarkQueuePage(b *testing.B) {
+	a := apptest.New(b, apptest.Options{NoJobs: true})
+	if _, err := a.Svc.AddStaff(b.Context(), "page@example.org", "Page", "admin", "correct horse battery staple"); err != nil {
+		b.Fatal(err)
+	}
+	res, err := a.Svc.SignIn(b.Context(), "page@example.org", "correct horse battery staple", "bench", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	token := res.Session
+	for i := 0; i < 200; i++ {
+		a.Submit(map[string]any{"type": "access", "email": fmt.Sprintf("p%d@example.com", i), "full_name": "P"})
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		resp, _ := a.Do(http.MethodGet, "/staff?status=unverified", nil, map[string]string{"Cookie": "portal_session=" + token})
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+}

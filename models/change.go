@@ -108,8 +108,15 @@ func (s *Store) Apply(ctx context.Context, now time.Time, ch Change) (*Request, 
 func (s *Store) applyIn(ctx context.Context, tx *gorm.DB, now time.Time, ch Change) (*Request, error) {
 	var out Request
 	err := func() error {
+		old, err := oldStatus(tx, ch)
+		if err != nil {
+			return err
+		}
 		id, err := writeRequest(tx, now, ch)
 		if err != nil {
+			return err
+		}
+		if err := countChange(tx, ch, old); err != nil {
 			return err
 		}
 		if err := spendTokens(tx, now, id, ch); err != nil {

@@ -191,6 +191,9 @@ func (s *Store) migrate(ctx context.Context, log *slog.Logger) error {
 	if err := ensureHead(s.w.WithContext(ctx)); err != nil {
 		return fmt.Errorf("models: audit head: %w", err)
 	}
+	if err := ensureCounts(s.w.WithContext(ctx)); err != nil {
+		return fmt.Errorf("models: status counts: %w", err)
+	}
 	m, err := rivermigrate.New(s.JobDriver(), &rivermigrate.Config{Logger: log})
 	if err != nil {
 		return fmt.Errorf("models: job migrations: %w", err)

@@ -37,19 +37,3 @@ func (s *Store) Notes(ctx context.Context, requestID string) ([]Note, error) {
 	return out, nil
 }
 
-// CountByStatus counts requests per status, for the queue's summary.
-func (s *Store) CountByStatus(ctx context.Context) (map[string]int64, error) {
-	var rows []struct {
-		Status string
-		N      int64
-	}
-	err := s.r.WithContext(ctx).Model(&Request{}).Select("status, COUNT(*) AS n").Group("status").Scan(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("models: count requests: %w", err)
-	}
-	out := map[string]int64{}
-	for _, r := range rows {
-		out[r.Status] = r.N
-	}
-	return out, nil
-}

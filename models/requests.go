@@ -206,5 +206,19 @@ func (s *Store) InsertRequests(ctx context.Context, rs []Request) error {
 			r.Version = 1
 		}
 	}
-	return s.w.WithContext(ctx).CreateInBatches(rs, 500).Error
+	return s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.CreateInBatches(rs, 500).Error; err != nil {
+			return err
+		}
+		counts := map[string]int64{}
+		for _, r := range rs {
+			counts[r.Status]++
+		}
+		for st, n := range counts {
+			if err := bumpCount(tx, st, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
