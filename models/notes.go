@@ -36,4 +36,3 @@ func (s *Store) Notes(ctx context.Context, requestID string) ([]Note, error) {
 	}
 	return out, nil
 }
-
