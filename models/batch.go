@@ -99,6 +99,7 @@ func (s *Store) commitGroup(group []applyReq) {
 	ctx, cancel, busy := s.writeContext(context.Background())
 	defer cancel()
 	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		all := &jobBuf{}
 		for i, r := range group {
 			if err := r.ctx.Err(); err != nil {
 				results[i].err = err // gone before it started: nothing written
@@ -108,7 +109,8 @@ func (s *Store) commitGroup(group []applyReq) {
 			if err := tx.SavePoint(sp).Error; err != nil {
 				return err
 			}
-			out, err := s.applyIn(ctx, tx, r.now, r.ch)
+			jb := &jobBuf{}
+			out, err := s.applyIn(ctx, tx, r.now, r.ch, jb)
 			if err != nil {
 				if rerr := tx.RollbackTo(sp).Error; rerr != nil {
 					return rerr
@@ -117,11 +119,14 @@ func (s *Store) commitGroup(group []applyReq) {
 				continue
 			}
 			results[i].out = out
+			all.params = append(all.params, jb.params...)
 			if err := tx.Exec("RELEASE SAVEPOINT " + sp).Error; err != nil {
 				return err
 			}
 		}
-		return nil
+		// Every accepted change's jobs in one statement; should it fail,
+		// the whole group fails: no change without its jobs.
+		return s.flushJobs(ctx, tx, all)
 	})
 	for i, r := range group {
 		if err != nil && results[i].err == nil {

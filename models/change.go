@@ -95,8 +95,11 @@ func (s *Store) Apply(ctx context.Context, now time.Time, ch Change) (*Request, 
 	var out *Request
 	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var err error
-		out, err = s.applyIn(ctx, tx, now, ch)
-		return err
+		jb := &jobBuf{}
+		if out, err = s.applyIn(ctx, tx, now, ch, jb); err != nil {
+			return err
+		}
+		return s.flushJobs(ctx, tx, jb)
 	})
 	if err != nil {
 		return nil, busy(err)
@@ -105,7 +108,7 @@ func (s *Store) Apply(ctx context.Context, now time.Time, ch Change) (*Request, 
 }
 
 // applyIn writes ch inside the transaction tx.
-func (s *Store) applyIn(ctx context.Context, tx *gorm.DB, now time.Time, ch Change) (*Request, error) {
+func (s *Store) applyIn(ctx context.Context, tx *gorm.DB, now time.Time, ch Change, jb *jobBuf) (*Request, error) {
 	var out Request
 	err := func() error {
 		old, err := oldStatus(tx, ch)
@@ -134,10 +137,10 @@ func (s *Store) applyIn(ctx context.Context, tx *gorm.DB, now time.Time, ch Chan
 				return err
 			}
 		}
-		if err := s.queueMails(ctx, tx, now, &id, ch.Mails); err != nil {
+		if err := s.queueMails(ctx, tx, now, &id, ch.Mails, jb); err != nil {
 			return err
 		}
-		if err := s.insertTasks(ctx, tx, now, id, ch.Tasks); err != nil {
+		if err := s.insertTasks(ctx, tx, now, id, ch.Tasks, jb); err != nil {
 			return err
 		}
 		if until := ch.ReleasePackageUntil; until != nil {
@@ -255,22 +258,25 @@ func spendTokens(tx *gorm.DB, now time.Time, id string, ch Change) error {
 
 // queueMails writes each mail and its send job in the caller's
 // transaction: both commit with the change that caused them, or neither.
-func (s *Store) queueMails(ctx context.Context, tx *gorm.DB, now time.Time, requestID *string, mails []*Mail) error {
+// With jb the jobs are gathered to be inserted together at the end of the
+// transaction (one statement for a whole group); without, at once.
+func (s *Store) queueMails(ctx context.Context, tx *gorm.DB, now time.Time, requestID *string, mails []*Mail, jb *jobBuf) error {
 	if len(mails) == 0 {
 		return nil
 	}
-	stx, err := sqlTx(tx)
-	if err != nil {
-		return err
+	own := jb == nil
+	if own {
+		jb = &jobBuf{}
 	}
 	for _, m := range mails {
 		m.RequestID, m.CreatedAt, m.Status = requestID, now, MailQueued
 		if err := tx.Create(m).Error; err != nil {
 			return fmt.Errorf("models: insert mail: %w", err)
 		}
-		if _, err := s.jobs.InsertTx(ctx, stx, SendMailArgs{MailID: m.ID}, &river.InsertOpts{MaxAttempts: s.mailAttempts}); err != nil {
-			return fmt.Errorf("models: queue mail %d: %w", m.ID, err)
-		}
+		jb.add(SendMailArgs{MailID: m.ID}, &river.InsertOpts{MaxAttempts: s.mailAttempts})
+	}
+	if own {
+		return s.flushJobs(ctx, tx, jb)
 	}
 	return nil
 }
@@ -288,4 +294,31 @@ func normTime(v any) any {
 		}
 	}
 	return v
+}
+
+// jobBuf gathers the jobs of a transaction so they are inserted with one
+// statement: the job engine's insert is costly to prepare on SQLite, and a
+// group commit writes many at once.
+type jobBuf struct {
+	params []river.InsertManyParams
+}
+
+func (b *jobBuf) add(args river.JobArgs, opts *river.InsertOpts) {
+	b.params = append(b.params, river.InsertManyParams{Args: args, InsertOpts: opts})
+}
+
+// flushJobs inserts the gathered jobs in tx.
+func (s *Store) flushJobs(ctx context.Context, tx *gorm.DB, b *jobBuf) error {
+	if len(b.params) == 0 {
+		return nil
+	}
+	stx, err := sqlTx(tx)
+	if err != nil {
+		return err
+	}
+	if _, err := s.jobs.InsertManyTx(ctx, stx, b.params); err != nil {
+		return fmt.Errorf("models: queue %d jobs: %w", len(b.params), err)
+	}
+	b.params = b.params[:0]
+	return nil
 }

@@ -124,7 +124,7 @@ func (s *Store) CreateDownloadCode(ctx context.Context, c *DownloadCode, mail *M
 		if err := tx.Create(c).Error; err != nil {
 			return err
 		}
-		return s.queueMails(ctx, tx, now, &c.RequestID, []*Mail{mail})
+		return s.queueMails(ctx, tx, now, &c.RequestID, []*Mail{mail}, nil)
 	})
 }
 

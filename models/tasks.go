@@ -76,13 +76,9 @@ func (RunTaskArgs) InsertOpts() river.InsertOpts {
 
 // insertTasks writes tasks and, for the automated ones that are ready,
 // their jobs, in the caller's transaction.
-func (s *Store) insertTasks(ctx context.Context, tx *gorm.DB, now time.Time, requestID string, tasks []*Task) error {
+func (s *Store) insertTasks(ctx context.Context, tx *gorm.DB, now time.Time, requestID string, tasks []*Task, jb *jobBuf) error {
 	if len(tasks) == 0 {
 		return nil
-	}
-	stx, err := sqlTx(tx)
-	if err != nil {
-		return err
 	}
 	for _, t := range tasks {
 		t.RequestID, t.CreatedAt, t.UpdatedAt = requestID, now, now
@@ -95,9 +91,7 @@ func (s *Store) insertTasks(ctx context.Context, tx *gorm.DB, now time.Time, req
 		if !t.Automated() || t.State != TaskPending || t.NeedsValue {
 			continue // these start later: by hand, or when other tasks finish
 		}
-		if _, err := s.jobs.InsertTx(ctx, stx, RunTaskArgs{TaskID: t.ID}, nil); err != nil {
-			return fmt.Errorf("models: queue task %d: %w", t.ID, err)
-		}
+		jb.add(RunTaskArgs{TaskID: t.ID}, nil)
 	}
 	return nil
 }
@@ -172,7 +166,7 @@ func (s *Store) UpdateTask(ctx context.Context, now time.Time, u TaskUpdate) err
 				return err
 			}
 		}
-		return s.queueMails(ctx, tx, now, &t.RequestID, u.Mails)
+		return s.queueMails(ctx, tx, now, &t.RequestID, u.Mails, nil)
 	})
 }
 
