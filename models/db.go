@@ -80,15 +80,18 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 			return nil, fmt.Errorf("models: create database folder: %w", err)
 		}
 	}
-	cfg := &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true, TranslateError: true, PrepareStmt: true}
-	w, err := gorm.Open(sqlite.Open(sqliteDSN(dsn, true)), cfg)
+	// No gorm PrepareStmt on SQLite: the driver caches compiled statements
+	// per connection (stmtcache.go), inside transactions too.
+	cfg := &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true, TranslateError: true}
+	registerCachedDriver()
+	w, err := gorm.Open(sqlite.New(sqlite.Config{DriverName: cachedDriverName, DSN: sqliteDSN(dsn, true)}), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("models: open %s: %w", driver, err)
 	}
 	wsql, _ := w.DB()
 	wsql.SetMaxOpenConns(1)
 	wsql.SetMaxIdleConns(1)
-	r, err := gorm.Open(sqlite.Open(sqliteDSN(dsn, false)), cfg)
+	r, err := gorm.Open(sqlite.New(sqlite.Config{DriverName: cachedDriverName, DSN: sqliteDSN(dsn, false)}), cfg)
 	if err != nil {
 		wsql.Close()
 		return nil, fmt.Errorf("models: open %s: %w", driver, err)
