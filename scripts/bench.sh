@@ -92,10 +92,13 @@ queue_runs() { # $1 db name, $2 label
   [ -n "$c" ] && deep_url="$api&cursor=$c"
   local cookie=$(curl -s -o /dev/null -c - -d "email=bench@example.org&password=correct horse battery staple&next=/staff" \
     -H "Sec-Fetch-Site: same-origin" "http://127.0.0.1:$PORT/staff/login" | awk '/portal_session/ {print $7}')
-  R[api_first_$label]=$(wrkrun -c16 -d$DUR -H "Authorization: Bearer $tok" "$api")
-  R[api_deep_$label]=$(wrkrun -c16 -d$DUR -H "Authorization: Bearer $tok" "$deep_url")
-  R[page_first_$label]=$(wrkrun -c16 -d$DUR -H "Cookie: portal_session=$cookie" "http://127.0.0.1:$PORT/staff?status=in_review")
-  R[page_deep_$label]=$(wrkrun -c16 -d$DUR -H "Cookie: portal_session=$cookie" "http://127.0.0.1:$PORT/staff?status=in_review&cursor=$c")
+  # Latency with 4 staff clicking at once; throughput with 16 clients.
+  R[api_first_$label]=$(wrkrun -c4 -d$DUR -H "Authorization: Bearer $tok" "$api")
+  R[api_deep_$label]=$(wrkrun -c4 -d$DUR -H "Authorization: Bearer $tok" "$deep_url")
+  R[page_first_$label]=$(wrkrun -c4 -d$DUR -H "Cookie: portal_session=$cookie" "http://127.0.0.1:$PORT/staff?status=in_review")
+  R[page_deep_$label]=$(wrkrun -c4 -d$DUR -H "Cookie: portal_session=$cookie" "http://127.0.0.1:$PORT/staff?status=in_review&cursor=$c")
+  R[api_tp_$label]=$(wrkrun -c16 -d$DUR -H "Authorization: Bearer $tok" "$api")
+  R[page_tp_$label]=$(wrkrun -c16 -d$DUR -H "Cookie: portal_session=$cookie" "http://127.0.0.1:$PORT/staff?status=in_review")
   R[intake_$label]=$(wrkrun -c16 -d$DUR -s "$WORK/post.lua" "http://127.0.0.1:$PORT")
   R[rss_$label]=$(rss_mb $PID)
   stop $PID
@@ -148,14 +151,22 @@ Intake with ${BIG} requests already stored (16 clients): $(f intake_$BIG 1) req/
 
 ## Staff queue, first page and a page ~90% deep (status=in_review, 50 rows)
 
+Latency with 4 concurrent clients (a team working the queue at once):
+
 | requests | API first p50 / p99 | API deep p50 / p99 | page first p50 / p99 | page deep p50 / p99 |
 |---|---|---|---|---|
 | $SMALL | $(f api_first_$SMALL 2) / $(f api_first_$SMALL 3) | $(f api_deep_$SMALL 2) / $(f api_deep_$SMALL 3) | $(f page_first_$SMALL 2) / $(f page_first_$SMALL 3) | $(f page_deep_$SMALL 2) / $(f page_deep_$SMALL 3) |
 | $BIG | $(f api_first_$BIG 2) / $(f api_first_$BIG 3) | $(f api_deep_$BIG 2) / $(f api_deep_$BIG 3) | $(f page_first_$BIG 2) / $(f page_first_$BIG 3) | $(f page_deep_$BIG 2) / $(f page_deep_$BIG 3) |
 
-Throughput at $BIG: API first page $(f api_first_$BIG 1) req/s, queue page $(f page_first_$BIG 1) req/s (16 clients).
-Commands: \`wrk -t2 -c16 -d$DUR --latency -H "Authorization: Bearer …" "/api/v1/requests?status=in_review&limit=50[&cursor=…]"\`
-and the same on \`/staff?status=in_review\` with a session cookie.
+Throughput with 16 clients (the machine saturated: latency is then mostly waiting in line):
+
+| requests | API first req/s | p50 / p99 | page first req/s | p50 / p99 |
+|---|---|---|---|---|
+| $SMALL | $(f api_tp_$SMALL 1) | $(f api_tp_$SMALL 2) / $(f api_tp_$SMALL 3) | $(f page_tp_$SMALL 1) | $(f page_tp_$SMALL 2) / $(f page_tp_$SMALL 3) |
+| $BIG | $(f api_tp_$BIG 1) | $(f api_tp_$BIG 2) / $(f api_tp_$BIG 3) | $(f page_tp_$BIG 1) | $(f page_tp_$BIG 2) / $(f page_tp_$BIG 3) |
+
+Commands: \`wrk -t2 -c4 -d$DUR --latency -H "Authorization: Bearer …" "/api/v1/requests?status=in_review&limit=50[&cursor=…]"\`
+and the same on \`/staff?status=in_review[&cursor=…]\` with a session cookie; \`-c16\` for throughput.
 
 Store-level (no HTTP), \`PORTAL_BENCH_SIZES=$SMALL,$BIG go test ./models -run '^\$' -bench Queue -benchtime 300x\`:
 
