@@ -50,6 +50,9 @@ func (s *Store) stopBatching() {
 	<-s.stopped
 }
 
+// errAlone rolls back a one-change group whose change was refused.
+var errAlone = errors.New("models: the only change was refused")
+
 // ErrClosed: the store was closed.
 var ErrClosed = errors.New("models: the store is closed")
 
@@ -105,13 +108,22 @@ func (s *Store) commitGroup(group []applyReq) {
 				results[i].err = err // gone before it started: nothing written
 				continue
 			}
+			// A lone change needs no savepoint: its failure rolls back
+			// the whole (one-change) transaction.
+			alone := len(group) == 1
 			sp := fmt.Sprintf("c%d", i)
-			if err := tx.SavePoint(sp).Error; err != nil {
-				return err
+			if !alone {
+				if err := tx.SavePoint(sp).Error; err != nil {
+					return err
+				}
 			}
 			jb := &jobBuf{}
 			out, err := s.applyIn(ctx, tx, r.now, r.ch, jb)
 			if err != nil {
+				if alone {
+					results[i].err = busy(err)
+					return errAlone
+				}
 				if rerr := tx.RollbackTo(sp).Error; rerr != nil {
 					return rerr
 				}
@@ -120,14 +132,19 @@ func (s *Store) commitGroup(group []applyReq) {
 			}
 			results[i].out = out
 			all.params = append(all.params, jb.params...)
-			if err := tx.Exec("RELEASE SAVEPOINT " + sp).Error; err != nil {
-				return err
+			if !alone {
+				if err := tx.Exec("RELEASE SAVEPOINT " + sp).Error; err != nil {
+					return err
+				}
 			}
 		}
 		// Every accepted change's jobs in one statement; should it fail,
 		// the whole group fails: no change without its jobs.
 		return s.flushJobs(ctx, tx, all)
 	})
+	if errors.Is(err, errAlone) {
+		err = nil // the change's own error is in results
+	}
 	for i, r := range group {
 		if err != nil && results[i].err == nil {
 			results[i] = applyRes{err: busy(fmt.Errorf("models: commit: %w", err))}

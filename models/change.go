@@ -127,8 +127,11 @@ func (s *Store) applyIn(ctx context.Context, tx *gorm.DB, now time.Time, ch Chan
 		}
 		for _, t := range ch.Tokens {
 			t.RequestID, t.CreatedAt, t.ExpiresAt = id, now, Now(t.ExpiresAt)
-			if err := tx.Create(t).Error; err != nil {
-				return fmt.Errorf("models: insert token: %w", err)
+		}
+		if len(ch.Tokens) > 0 {
+			// One statement for all of them (a submission brings two).
+			if err := tx.Create(ch.Tokens).Error; err != nil {
+				return fmt.Errorf("models: insert tokens: %w", err)
 			}
 		}
 		if ch.Event != nil {
