@@ -122,6 +122,13 @@ GOB=$(PORTAL_BENCH_DIR=$WORK PORTAL_BENCH_SIZES=$SMALL,$BIG go test ./models -ru
 MAILB=$(go test ./mailer -run '^$' -bench MailThroughput -benchtime 2000x 2>&1 | grep ^Benchmark)
 
 f() { echo "${R[$1]}" | awk -v i="$2" '{print $i}'; }
+# wrk prints 950.00us, 12.30ms or 1.20s: milliseconds, as a number.
+ms() { echo "$1" | awk '/us$/ {sub("us",""); print $0/1000; next} /ms$/ {sub("ms",""); print $0; next} /s$/ {sub("s",""); print $0*1000}'; }
+x() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f×", a/b}'; }
+x100() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%d", 100*a/b}'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.0f%%", 100*(a-b)/b}'; }
+abspct() { awk -v a="$1" -v b="$2" 'BEGIN {d=100*(a-b)/b; if (d<0) d=-d; printf "%d", d}'; }
+meets() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN {ok = (op=="lt" && a<b) || (op=="le" && a<=b) || (op=="ge" && a>=b); print (ok ? "yes" : "**no**")}'; }
 ratio() { awk -v a="$(f $1 1)" -v b="$(f $2 1)" 'BEGIN {printf "%.0f%%", 100*a/b}'; }
 {
 cat <<MD
@@ -182,6 +189,16 @@ SMTP relay with STARTTLS and AUTH, 4 workers, pooled connections):
 \`\`\`
 $MAILB
 \`\`\`
+
+## Targets
+
+| target | measured | met |
+|---|---|---|
+| intake ≥ 60% of the raw floor (16 / 64 clients) | $(ratio intake16 floor16) / $(ratio intake64 floor64) | $(meets $(ratio intake16 floor16 | tr -d %) ge 60) |
+| queue p99 < 25 ms at $BIG (API / page, 4 clients) | $(f api_first_$BIG 3) / $(f page_first_$BIG 3) | $(meets $(ms $(f page_first_$BIG 3)) lt 25) |
+| deep page within 1.5× the first at $BIG (p99, API / page) | $(x $(ms $(f api_deep_$BIG 3)) $(ms $(f api_first_$BIG 3))) / $(x $(ms $(f page_deep_$BIG 3)) $(ms $(f page_first_$BIG 3))) | $(meets $(x100 $(ms $(f page_deep_$BIG 3)) $(ms $(f page_first_$BIG 3))) le 150) |
+| $BIG requests change intake latency by < 30% (p50) | $(pct $(ms $(f intake_$BIG 2)) $(ms $(f intake16 2))) | $(meets $(abspct $(ms $(f intake_$BIG 2)) $(ms $(f intake16 2))) lt 30) |
+| peak RSS < 150 MB | ${R[rss_$BIG]} MB | $(meets ${R[rss_$BIG]} lt 150) |
 
 ## Memory and start-up at $BIG requests
 
