@@ -78,7 +78,9 @@ func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout
 const usage = `usage: portal [-config FILE] [command]
 
 commands:
-  serve                 migrate the database and serve the portal (default)
+  serve [-workers=false]
+                        migrate the database and serve the portal (default);
+                        -workers=false: web and API only, no background work
   staff add --email E --name N --role admin|reviewer
                         create a staff account; the password is read from
                         standard input, or generated and printed once

@@ -190,3 +190,38 @@ func TestInspectingCommandsNeedADatabase(t *testing.T) {
 		t.Fatal("a database file was created")
 	}
 }
+
+// TestServeWithoutWorkers: `serve -workers=false` takes requests and
+// queues their mail without sending it; a normal start sends it.
+func TestServeWithoutWorkers(t *testing.T) {
+	e := newTestEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "-workers=false"}, e.lookup, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
+	}()
+	waitReady(t, "http://"+e["PORTAL_HTTP_ADDR"], done)
+	resp, err := http.Post("http://"+e["PORTAL_HTTP_ADDR"]+"/api/v1/requests", "application/json",
+		strings.NewReader(`{"type":"access","email":"w@example.com","full_name":"W"}`))
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("submit: %v %v", err, resp)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if files, _ := filepath.Glob(filepath.Join(e["PORTAL_MAIL_DIR"], "*.eml")); len(files) != 0 {
+		t.Fatalf("a web-only instance sent mail: %v", files)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	stop := e.serve(t)
+	defer stop()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if files, _ := filepath.Glob(filepath.Join(e["PORTAL_MAIL_DIR"], "*.eml")); len(files) == 1 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("the queued mail was not sent after a start with workers")
+}

@@ -25,6 +25,10 @@ import (
 func serve(ctx context.Context, path string, args []string, getenv env, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	// -workers=false serves the web app and the API only: for an instance
+	// in front of others that send the mail and run the tasks (and for
+	// measuring intake on its own). Work it queues waits for a worker.
+	workers := fs.Bool("workers", true, "run the mail, task and scheduled-work workers in this process")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -52,9 +56,11 @@ func serve(ctx context.Context, path string, args []string, getenv env, stderr i
 	srv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
-	if err := jobs.Start(ctx); err != nil {
-		ln.Close()
-		return fmt.Errorf("start workers: %w", err)
+	if *workers {
+		if err := jobs.Start(ctx); err != nil {
+			ln.Close()
+			return fmt.Errorf("start workers: %w", err)
+		}
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
@@ -65,7 +71,7 @@ func serve(ctx context.Context, path string, args []string, getenv env, stderr i
 		return err
 	}
 	a.log.Info("portal ready", "addr", ln.Addr().String(), "base_url", a.cfg.HTTP.BaseURL,
-		"database", a.cfg.Database.Driver, "mail", a.mailMode())
+		"database", a.cfg.Database.Driver, "mail", a.mailMode(), "workers", *workers)
 
 	select {
 	case <-ctx.Done():
@@ -85,6 +91,9 @@ func serve(ctx context.Context, path string, args []string, getenv env, stderr i
 	}
 	// Jobs that do not finish in time stay in the queue and run again
 	// after restart: nothing is lost.
+	if !*workers {
+		return err
+	}
 	if e := jobs.Stop(sctx); e != nil {
 		a.log.Warn("workers did not stop in time; cancelling", "err", e)
 		jobs.StopAndCancel(context.Background())
