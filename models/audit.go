@@ -45,9 +45,17 @@ func (s *Store) appendEvent(tx *gorm.DB, e *Event) error {
 	if err := tx.Create(e).Error; err != nil {
 		return fmt.Errorf("models: insert audit event: %w", err)
 	}
-	head = AuditHead{ID: 1, EventID: e.ID, Hash: e.Hash, Count: head.Count + 1}
-	if err := tx.Save(&head).Error; err != nil {
-		return fmt.Errorf("models: move audit head: %w", err)
+	// One UPDATE naming its columns (Save would write the row whole and
+	// fall back to an INSERT); ensureHead created the row at start.
+	res := tx.Exec(`UPDATE audit_heads SET event_id = ?, hash = ?, "count" = ? WHERE id = 1`, e.ID, e.Hash, head.Count+1)
+	if res.Error != nil {
+		return fmt.Errorf("models: move audit head: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		head = AuditHead{ID: 1, EventID: e.ID, Hash: e.Hash, Count: head.Count + 1}
+		if err := tx.Create(&head).Error; err != nil {
+			return fmt.Errorf("models: create audit head: %w", err)
+		}
 	}
 	return nil
 }
