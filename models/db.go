@@ -43,6 +43,10 @@ type Store struct {
 	batch   chan applyReq
 	stop    chan struct{}
 	stopped chan struct{}
+	// ckpt copies the WAL back off the write path (checkpoint.go).
+	ckpt     *sql.DB
+	ckptStop chan struct{}
+	ckptDone chan struct{}
 }
 
 // Options say which database to open and how to queue jobs.
@@ -103,10 +107,15 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	s := &Store{w: w, r: r, wsql: wsql, rsql: rsql, driver: driver, mailAttempts: max(o.MailMaxAttempts, 1),
 		writeWait: max(busyTimeout(sqliteDSN(dsn, true)), time.Second)}
 	st, err := s.ready(ctx, log)
-	if err == nil {
-		st.startBatching()
+	if err != nil {
+		return nil, err
 	}
-	return st, err
+	if err := st.startCheckpoints(dsn); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("models: checkpoints: %w", err)
+	}
+	st.startBatching()
+	return st, nil
 }
 
 // ready migrates and builds the insert-only job client: jobs are written
@@ -210,6 +219,7 @@ func (s *Store) migrate(ctx context.Context, log *slog.Logger) error {
 // Close closes both pools. Workers must have stopped first.
 func (s *Store) Close() error {
 	s.stopBatching()
+	s.stopCheckpoints()
 	var err error
 	if s.rsql != s.wsql {
 		err = s.rsql.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -89,5 +90,29 @@ func TestStmtCacheNestedAndEvicted(t *testing.T) {
 		if err := conn.QueryRowContext(ctx, q, 1).Scan(&v); err != nil || v != i+1 {
 			t.Fatalf("query %d: %v %d", i, err, v)
 		}
+	}
+}
+
+// TestCheckpointsOffTheWritePath: the writer never checkpoints (the
+// checkpointer does), and closing the store leaves an empty WAL.
+func TestCheckpointsOffTheWritePath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ck.db")
+	st, err := Open(context.Background(), Options{Driver: "sqlite", DSN: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var auto int
+	if err := st.wsql.QueryRow("PRAGMA wal_autocheckpoint").Scan(&auto); err != nil || auto != 0 {
+		t.Fatalf("writer autocheckpoint = %d (%v), want 0", auto, err)
+	}
+	if err := st.InsertRequests(context.Background(), []Request{{ID: "x", Reference: "DSR-CK00-0001", Type: "access",
+		Status: "verified", Jurisdiction: "gdpr", Email: "ck@example.com", FullName: "C", Details: "{}", Approvals: "[]"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() != 0 {
+		t.Fatalf("WAL left with %d bytes after close", fi.Size())
 	}
 }
