@@ -5,12 +5,13 @@
 package jobs
 
 import (
-	"database/sql"
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"rightsportal/config"
 	"rightsportal/mailer"
@@ -45,9 +46,31 @@ func NewSender(cfg *config.Config) (mailer.Sender, error) {
 		InsecureSkipVerify: m.SMTP.InsecureSkipVerify, HELO: m.ReplyDomain})
 }
 
+// Client is the running job engine: River's client, whose transaction
+// type differs by database (database/sql on SQLite, pgx on PostgreSQL)
+// and never matters here, since jobs are inserted by models.
+type Client interface {
+	// Start begins working the queues.
+	Start(ctx context.Context) error
+	// Stop lets running jobs finish; those that do not in time stay
+	// queued and run again later.
+	Stop(ctx context.Context) error
+	// StopAndCancel cancels running jobs.
+	StopAndCancel(ctx context.Context) error
+	// QueuePause and QueueResume hold and release one queue everywhere.
+	QueuePause(ctx context.Context, name string, opts *river.QueuePauseOpts) error
+	QueueResume(ctx context.Context, name string, opts *river.QueuePauseOpts) error
+}
+
 // New builds the River client that works the queues. Start it with
 // Start(ctx); stop it with Stop(ctx), which lets running jobs finish.
-func New(d Deps) (*river.Client[*sql.Tx], error) {
+//
+// On SQLite it polls (SQLite has no notifications; the poll interval is
+// mail.poll_interval). On PostgreSQL it runs on River's pgx driver and
+// listens: a job inserted by any instance wakes the workers at once, and
+// the instances elect one leader for periodic work through the same
+// channel. Polling stays as the fallback there.
+func New(d Deps) (Client, error) {
 	m := d.Config.Mail
 	sender := d.Sender
 	if sender == nil {
@@ -74,12 +97,11 @@ func New(d Deps) (*river.Client[*sql.Tx], error) {
 	if jobLog == nil {
 		jobLog = d.Log
 	}
-	c, err := river.NewClient(d.Store.JobDriver(), &river.Config{
+	cfg := &river.Config{
 		Queues:            queues,
 		Workers:           workers,
 		PeriodicJobs:      periodic,
 		Logger:            jobLog,
-		PollOnly:          true,
 		FetchPollInterval: m.PollInterval.D(),
 		FetchCooldown:     min(m.PollInterval.D(), 100*time.Millisecond),
 		RetryPolicy:       mailer.RetryPolicy{Base: retryBase(m), Max: m.MaxBackoff.D()},
@@ -87,7 +109,16 @@ func New(d Deps) (*river.Client[*sql.Tx], error) {
 		// this; it must be longer than any send can take.
 		RescueStuckJobsAfter: m.RescueAfter.D(),
 		JobTimeout:           m.SendTimeout.D(),
-	})
+	}
+	if pool := d.Store.PgxPool(); pool != nil {
+		c, err := river.NewClient(riverpgxv5.New(pool), cfg)
+		if err != nil {
+			return nil, fmt.Errorf("jobs: %w", err)
+		}
+		return c, nil
+	}
+	cfg.PollOnly = true
+	c, err := river.NewClient(d.Store.JobDriver(), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}

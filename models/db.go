@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
@@ -28,11 +29,13 @@ import (
 // in Go is cheaper than SQLITE_BUSY retries) and several for reads, which
 // WAL lets run beside the writer.
 type Store struct {
-	w      *gorm.DB
-	r      *gorm.DB
-	wsql   *sql.DB
-	rsql   *sql.DB
-	jobs   *river.Client[*sql.Tx]
+	w    *gorm.DB
+	r    *gorm.DB
+	wsql *sql.DB
+	rsql *sql.DB
+	jobs *river.Client[*sql.Tx]
+	// pgx is the job workers' pool on PostgreSQL (postgres.go).
+	pgx    *pgxpool.Pool
 	driver string
 	// mailAttempts is fixed on each mail job as it is queued.
 	mailAttempts int
@@ -137,7 +140,9 @@ func (s *Store) ready(ctx context.Context, log *slog.Logger) (*Store, error) {
 
 // JobDriver is the job engine's driver on the store's writer pool:
 // riversqlite on SQLite, riverdatabasesql (database/sql over pgx) on
-// PostgreSQL, so that jobs join gorm's *sql.Tx transactions.
+// PostgreSQL, so that jobs join gorm's *sql.Tx transactions. It inserts
+// and migrates; on PostgreSQL the workers use River's pgx driver
+// (PgxPool), which hears of new jobs by LISTEN/NOTIFY.
 func (s *Store) JobDriver() riverdriver.Driver[*sql.Tx] {
 	if s.driver == "postgres" {
 		return riverdatabasesql.New(s.wsql)
@@ -220,6 +225,9 @@ func (s *Store) migrate(ctx context.Context, log *slog.Logger) error {
 func (s *Store) Close() error {
 	s.stopBatching()
 	s.stopCheckpoints()
+	if s.pgx != nil {
+		s.pgx.Close()
+	}
 	var err error
 	if s.rsql != s.wsql {
 		err = s.rsql.Close()

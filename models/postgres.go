@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -32,6 +33,27 @@ func openPostgres(ctx context.Context, o Options, log *slog.Logger) (*Store, err
 		sqlDB.Close()
 		return nil, fmt.Errorf("models: reach postgres: %w", err)
 	}
-	s := &Store{w: db, r: db, wsql: sqlDB, rsql: sqlDB, driver: "postgres", mailAttempts: max(o.MailMaxAttempts, 1)}
+	// The job engine's workers run on River's pgx driver, which listens
+	// for new jobs (LISTEN/NOTIFY) instead of polling; pgxpool connects
+	// lazily, so commands that never start workers never open it.
+	pcfg, err := pgxpool.ParseConfig(o.DSN)
+	if err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("models: postgres dsn: %w", err)
+	}
+	// Workers, the producer's fetches and the listener's own connection.
+	pcfg.MaxConns = 8
+	pcfg.MaxConnIdleTime = 5 * time.Minute
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("models: postgres job pool: %w", err)
+	}
+	s := &Store{w: db, r: db, wsql: sqlDB, rsql: sqlDB, pgx: pool, driver: "postgres", mailAttempts: max(o.MailMaxAttempts, 1)}
 	return s.ready(ctx, log)
 }
+
+// PgxPool is the pgx pool the job engine's workers use on PostgreSQL;
+// nil on SQLite. Jobs are still inserted through database/sql, inside
+// gorm's transactions (JobDriver); both drivers share River's tables.
+func (s *Store) PgxPool() *pgxpool.Pool { return s.pgx }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,8 +10,6 @@ import (
 	"net"
 	"net/http"
 	"time"
-
-	"github.com/riverqueue/river"
 
 	"rightsportal/handlers"
 	"rightsportal/jobs"
@@ -109,7 +106,7 @@ func (a *app) mailMode() string {
 }
 
 // jobClient is the River client that works the queues.
-func (a *app) jobClient() (*river.Client[*sql.Tx], error) {
+func (a *app) jobClient() (jobs.Client, error) {
 	return jobs.New(jobs.Deps{Store: a.store, Config: a.cfg, Key: a.key, Log: a.log, JobLog: jobLog(a.logOut), Service: a.svc})
 }
 

@@ -7,7 +7,6 @@ package apptest
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -20,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
 	"gorm.io/gorm"
 
 	"rightsportal/config"
@@ -55,7 +53,7 @@ type App struct {
 	Store  *models.Store
 	Svc    *service.Service
 	Server *httptest.Server
-	Jobs   *river.Client[*sql.Tx]
+	Jobs   jobs.Client
 	Relay  *smtptest.Server
 	Clock  *Clock
 	Key    []byte
