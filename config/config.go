@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -22,7 +23,10 @@ import (
 type Config struct {
 	// SecretKeyFile holds the 32-byte key that seals secrets at rest
 	// (links in queued mail); created on first start when missing.
-	SecretKeyFile string        `yaml:"secret_key_file"`
+	SecretKeyFile string `yaml:"secret_key_file"`
+	// LogLevel is debug, info, warn or error; debug adds a line per
+	// HTTP request.
+	LogLevel      string        `yaml:"log_level"`
 	Organisation  Organisation  `yaml:"organisation"`
 	HTTP          HTTP          `yaml:"http"`
 	Database      Database      `yaml:"database"`
@@ -40,6 +44,15 @@ type Config struct {
 	calendar *workflow.Calendar
 }
 
+// Level is LogLevel as slog's level (valid after Validate).
+func (c *Config) Level() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
 // Organisation is who runs the portal.
 type Organisation struct {
 	Name           string   `yaml:"name"`
@@ -54,6 +67,10 @@ type HTTP struct {
 	BaseURL        string   `yaml:"base_url"`
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	MaxBodyBytes   int64    `yaml:"max_body_bytes"`
+	// MetricsAddr is a listener of its own for /metrics, without
+	// authentication; empty: off (the main listener's /metrics still
+	// answers an admin's API token).
+	MetricsAddr string `yaml:"metrics_addr"`
 }
 
 // Database names the driver and where the data lives.
@@ -271,6 +288,7 @@ func policyOrder(raw []byte) []string {
 func Defaults() *Config {
 	return &Config{
 		SecretKeyFile: "data/secret.key",
+		LogLevel:      "info",
 		Organisation:  Organisation{Name: "Example Organisation", TimeZone: "UTC"},
 		HTTP:          HTTP{Addr: "127.0.0.1:8080", BaseURL: "http://127.0.0.1:8080", MaxBodyBytes: 64 << 10},
 		Database:      Database{Driver: "sqlite", DSN: "data/portal.db"},
@@ -304,6 +322,7 @@ func (c *Config) applyEnv(env func(string) (string, bool)) error {
 	str := map[string]*string{
 		"PORTAL_HTTP_ADDR":           &c.HTTP.Addr,
 		"PORTAL_BASE_URL":            &c.HTTP.BaseURL,
+		"PORTAL_METRICS_ADDR":        &c.HTTP.MetricsAddr,
 		"PORTAL_DATABASE_DRIVER":     &c.Database.Driver,
 		"PORTAL_DATABASE_DSN":        &c.Database.DSN,
 		"PORTAL_MAIL_FROM":           &c.Mail.From,
@@ -315,6 +334,7 @@ func (c *Config) applyEnv(env func(string) (string, bool)) error {
 		"PORTAL_MAIL_INBOUND_ADDR":   &c.Mail.Inbound.Addr,
 		"PORTAL_MAIL_INBOUND_SECRET": &c.Mail.Inbound.Secret,
 		"PORTAL_SECRET_KEY_FILE":     &c.SecretKeyFile,
+		"PORTAL_LOG_LEVEL":           &c.LogLevel,
 	}
 	for name, p := range str {
 		if v, ok := lookup(env, name); ok {

@@ -39,6 +39,11 @@ func (c *Config) Validate() error {
 		v.bad("secret_key_file (PORTAL_SECRET_KEY_FILE)", "is required: it names the file that holds the sealing key")
 	}
 	c.checkOrganisation(v)
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		v.bad("log_level (PORTAL_LOG_LEVEL)", "%q is none of debug, info, warn, error", c.LogLevel)
+	}
 	c.checkHTTP(v)
 	c.checkDatabase(v)
 	c.checkMail(v)
@@ -111,6 +116,13 @@ func (c *Config) checkHTTP(v *checker) {
 	h := &c.HTTP
 	if _, _, err := net.SplitHostPort(h.Addr); err != nil {
 		v.bad("http.addr (PORTAL_HTTP_ADDR)", "%q is not host:port", h.Addr)
+	}
+	if h.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(h.MetricsAddr); err != nil {
+			v.bad("http.metrics_addr (PORTAL_METRICS_ADDR)", "%q is not host:port", h.MetricsAddr)
+		} else if h.MetricsAddr == h.Addr {
+			v.bad("http.metrics_addr (PORTAL_METRICS_ADDR)", "must differ from http.addr")
+		}
 	}
 	u, err := url.Parse(h.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {

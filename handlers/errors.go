@@ -125,7 +125,7 @@ func (h *Handler) fail(c *gin.Context, err error) {
 }
 
 func wantsJSON(c *gin.Context) bool {
-	return strings.HasPrefix(c.Request.URL.Path, "/api/") ||
+	return strings.HasPrefix(c.Request.URL.Path, "/api/") || c.Request.URL.Path == "/metrics" ||
 		strings.Contains(c.GetHeader("Accept"), "application/json") && !strings.Contains(c.GetHeader("Accept"), "text/html")
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"rightsportal/config"
 	"rightsportal/models"
+	"rightsportal/observe"
 	"rightsportal/service"
 )
 
@@ -26,6 +27,8 @@ type Handler struct {
 	limits *limits
 	log    *slog.Logger
 	now    func() time.Time
+	// metrics counts answered requests and serves /metrics; nil: off.
+	metrics *observe.Metrics
 }
 
 // Deps are the parts a Handler is built from.
@@ -35,6 +38,9 @@ type Deps struct {
 	Config  *config.Config
 	Log     *slog.Logger
 	Now     func() time.Time
+	// Metrics, when set, counts every answer and serves /metrics to an
+	// admin's API token.
+	Metrics *observe.Metrics
 }
 
 // New parses the page templates and builds the handler.
@@ -47,7 +53,7 @@ func New(d Deps) (*Handler, error) {
 		d.Now = time.Now
 	}
 	return &Handler{svc: d.Service, store: d.Store, cfg: d.Config, pages: pages,
-		limits: newLimits(d.Config.RateLimit, d.Now), log: d.Log, now: d.Now}, nil
+		limits: newLimits(d.Config.RateLimit, d.Now), log: d.Log, now: d.Now, metrics: d.Metrics}, nil
 }
 
 // Router is the whole web application: pages, API and static files,
@@ -62,7 +68,7 @@ func (h *Handler) Router() (http.Handler, error) {
 	if err := r.SetTrustedProxies(h.cfg.HTTP.TrustedProxies); err != nil {
 		return nil, err
 	}
-	r.Use(h.recoverPanics, h.logRequests, h.securityHeaders)
+	r.Use(h.requestID, h.recoverPanics, h.logRequests, h.securityHeaders)
 	r.NoRoute(func(c *gin.Context) { h.fail(c, errNotFound) })
 	r.NoMethod(func(c *gin.Context) { h.fail(c, errMethod) })
 	h.routes(r)

@@ -2,12 +2,52 @@ package handlers
 
 import (
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"rightsportal/observe"
 )
+
+// requestID gives each request an ID: the one a trusted reverse proxy
+// sent in X-Request-ID when it is well-formed, else a fresh one. It goes
+// back in the answer's X-Request-ID and into every log line written with
+// the request's context, so one request's lines can be found together.
+func (h *Handler) requestID(c *gin.Context) {
+	id := c.GetHeader("X-Request-ID")
+	if !observe.ValidRequestID(id) || !h.fromTrustedProxy(c) {
+		id = observe.NewRequestID()
+	}
+	c.Request = c.Request.WithContext(observe.WithRequestID(c.Request.Context(), id))
+	c.Header("X-Request-ID", id)
+	c.Next()
+}
+
+// fromTrustedProxy tells whether the TCP peer is a configured proxy,
+// whose headers may be believed.
+func (h *Handler) fromTrustedProxy(c *gin.Context) bool {
+	host, _, err := net.SplitHostPort(c.Request.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	for _, p := range h.cfg.HTTP.TrustedProxies {
+		if pre, err := netip.ParsePrefix(p); err == nil && pre.Contains(ip.Unmap()) {
+			return true
+		}
+		if a, err := netip.ParseAddr(p); err == nil && a == ip.Unmap() {
+			return true
+		}
+	}
+	return false
+}
 
 // recoverPanics turns a panic into a 500 with the safe message and logs
 // what happened.
@@ -30,12 +70,16 @@ func (h *Handler) recoverPanics(c *gin.Context) {
 func (h *Handler) logRequests(c *gin.Context) {
 	start := time.Now()
 	c.Next()
+	took := time.Since(start)
+	if h.metrics != nil {
+		h.metrics.ObserveHTTP(c.Request.Method, c.FullPath(), c.Writer.Status(), took)
+	}
 	route := c.FullPath()
 	if route == "" {
 		route = "(no route)"
 	}
 	h.log.DebugContext(c, "http", "method", c.Request.Method, "route", route,
-		"status", c.Writer.Status(), "ms", time.Since(start).Milliseconds())
+		"status", c.Writer.Status(), "ms", took.Milliseconds())
 }
 
 // securityHeaders sets the headers every answer carries: a strict CSP

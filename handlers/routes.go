@@ -13,6 +13,11 @@ import (
 func (h *Handler) routes(r *gin.Engine) {
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
+	if h.metrics != nil {
+		// Prometheus metrics for an admin's API token; a listener of
+		// its own (http.metrics_addr) serves them without one.
+		r.GET("/metrics", h.requireAPIToken, h.requireAdmin, gin.WrapH(h.metrics.Handler()))
+	}
 	static, _ := fs.Sub(templates.FS, "static")
 	r.GET("/static/*file", h.serveStatic(http.FS(static)))
 

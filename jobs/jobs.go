@@ -32,6 +32,8 @@ type Deps struct {
 	JobLog *slog.Logger
 	// Service runs the scheduled work; nil leaves it out (tests of mail).
 	Service *service.Service
+	// Observe counts delivery outcomes (metrics); nil: nobody.
+	Observe mailer.Observer
 }
 
 // NewSender is the mail sender the configuration asks for: the SMTP relay,
@@ -82,7 +84,8 @@ func New(d Deps) (Client, error) {
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &mailer.SendWorker{Outbox: d.Store, Sender: sender, From: m.From, Key: d.Key,
-		SendTimeout: m.SendTimeout.D(), Log: d.Log.With("component", "mail"), LogLinks: m.Host() == "" && d.Sender == nil})
+		SendTimeout: m.SendTimeout.D(), Log: d.Log.With("component", "mail"), LogLinks: m.Host() == "" && d.Sender == nil,
+		Observe: d.Observe})
 	queues := map[string]river.QueueConfig{models.QueueMail: {MaxWorkers: 4}}
 	var periodic []*river.PeriodicJob
 	if d.Service != nil {

@@ -39,6 +39,30 @@ type SendWorker struct {
 	// LogLinks logs the links of every mail sent: only for FileSender,
 	// where the operator has no mailbox to open them from.
 	LogLinks bool
+	// Observe hears how each attempt ended (metrics); nil: nobody.
+	Observe Observer
+}
+
+// Observer hears the outcome of each delivery attempt, by mail kind.
+type Observer interface {
+	MailSent(kind string)
+	// MailDeferred: failed for now, will be retried.
+	MailDeferred(kind string)
+	// MailFailed: refused for good, unreadable, or out of attempts.
+	MailFailed(kind string)
+}
+
+type noObserver struct{}
+
+func (noObserver) MailSent(string)     {}
+func (noObserver) MailDeferred(string) {}
+func (noObserver) MailFailed(string)   {}
+
+func (w *SendWorker) observer() Observer {
+	if w.Observe == nil {
+		return noObserver{}
+	}
+	return w.Observe
 }
 
 // Timeout bounds one attempt, so a hanging relay cannot hold a worker.
@@ -56,27 +80,33 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[models.SendMailArg
 	if m.Status != models.MailQueued {
 		return nil // sent already: a duplicate job after a crash
 	}
+	obs := w.observer()
 	secrets, err := openSecrets(w.Key, m.Sealed)
 	if err != nil {
 		w.Outbox.MailFailed(ctx, m.ID, err.Error())
+		obs.MailFailed(m.Kind)
 		return river.JobCancel(err)
 	}
 	msg, err := w.build(m, secrets)
 	if err != nil {
 		w.Outbox.MailFailed(ctx, m.ID, err.Error())
+		obs.MailFailed(m.Kind)
 		return river.JobCancel(err)
 	}
 	err = w.Sender.Send(ctx, msg)
 	if err == nil {
 		w.sent(ctx, m, secrets)
+		obs.MailSent(m.Kind)
 		return w.Outbox.MailSent(context.WithoutCancel(ctx), m.ID, time.Now())
 	}
 	log := w.Log.With("mail_id", m.ID, "kind", m.Kind, "attempt", job.Attempt)
 	if IsPermanent(err) || job.Attempt >= job.MaxAttempts {
 		log.Error("mail refused for good", "err", err)
 		w.Outbox.MailFailed(context.WithoutCancel(ctx), m.ID, err.Error())
+		obs.MailFailed(m.Kind)
 		return river.JobCancel(err)
 	}
+	obs.MailDeferred(m.Kind)
 	log.Warn("mail not delivered yet, will retry", "err", err)
 	w.Outbox.MailAttempt(context.WithoutCancel(ctx), m.ID, err.Error())
 	return err

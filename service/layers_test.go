@@ -18,7 +18,8 @@ var allowed = map[string][]string{
 	"rightsportal/packages":   {"templates"},
 	"rightsportal/service":    {"config", "connectors", "mailer", "models", "packages", "workflow"},
 	"rightsportal/jobs":       {"config", "mailer", "models", "service", "workflow"},
-	"rightsportal/handlers":   {"config", "mailer", "models", "service", "templates", "workflow"},
+	"rightsportal/observe":    {"models", "workflow"},
+	"rightsportal/handlers":   {"config", "mailer", "models", "observe", "service", "templates", "workflow"},
 }
 
 // TestLayering keeps dependencies flowing one way (STYLE.md §1) and

@@ -19,6 +19,7 @@ import (
 	"rightsportal/connectors"
 	"rightsportal/mailer"
 	"rightsportal/models"
+	"rightsportal/observe"
 	"rightsportal/packages"
 	"rightsportal/service"
 	"rightsportal/templates"
@@ -59,7 +60,7 @@ func open(ctx context.Context, path string, getenv env, stderr io.Writer, mustEx
 	if err != nil {
 		return nil, err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := slog.New(observe.LogHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.Level()})))
 	key, err := loadKey(cfg.SecretKeyFile)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -224,4 +225,56 @@ func TestServeWithoutWorkers(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatal("the queued mail was not sent after a start with workers")
+}
+
+// TestMetricsListener: PORTAL_METRICS_ADDR serves /metrics without a
+// token on a listener of its own, while the main listener's /metrics
+// still wants an admin's token; PORTAL_LOG_LEVEL=debug logs each request
+// with its request ID.
+func TestMetricsListener(t *testing.T) {
+	e := newTestEnv(t)
+	e["PORTAL_METRICS_ADDR"] = "127.0.0.1:" + freePort(t)
+	e["PORTAL_LOG_LEVEL"] = "debug"
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	logs := &apptest.SafeBuffer{}
+	go func() { done <- run(ctx, nil, e.lookup, strings.NewReader(""), &bytes.Buffer{}, logs) }()
+	base := "http://" + e["PORTAL_HTTP_ADDR"]
+	waitReady(t, base, done)
+	resp, err := http.Get(base + "/request")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	id := resp.Header.Get("X-Request-ID")
+	resp, err = http.Get("http://" + e["PORTAL_METRICS_ADDR"] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `portal_http_requests_total{method="GET",route="/request",status="200"} 1`) ||
+		!strings.Contains(string(body), `portal_requests{status="unverified"} 0`) {
+		t.Fatalf("metrics listener: %d\n%s", resp.StatusCode, body)
+	}
+	if resp, err := http.Get(base + "/metrics"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("main listener's /metrics without a token: %v %v", err, resp)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if id == "" || !strings.Contains(logs.String(), "route=/request status=200") || !strings.Contains(logs.String(), "request_id="+id) {
+		t.Fatalf("no debug line for the request with request_id=%s:\n%s", id, logs.String())
+	}
+
+	e["PORTAL_LOG_LEVEL"] = "loud"
+	if _, _, err := e.run(t, ""); err == nil || !strings.Contains(err.Error(), "log_level") {
+		t.Fatalf("a bad log level: %v", err)
+	}
+	e["PORTAL_LOG_LEVEL"] = "info"
+	e["PORTAL_METRICS_ADDR"] = "nowhere"
+	if _, _, err := e.run(t, ""); err == nil || !strings.Contains(err.Error(), "http.metrics_addr") {
+		t.Fatalf("a bad metrics address: %v", err)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"rightsportal/handlers"
 	"rightsportal/jobs"
 	"rightsportal/mailer"
+	"rightsportal/observe"
 )
 
 // serve runs the portal until ctx ends, then shuts down in order: stop
@@ -34,11 +35,12 @@ func serve(ctx context.Context, path string, args []string, getenv env, stderr i
 		return err
 	}
 	defer a.close()
-	jobs, err := a.jobClient()
+	metrics := observe.New(a.store, time.Now, a.log)
+	jobs, err := a.jobClient(metrics)
 	if err != nil {
 		return err
 	}
-	h, err := handlers.New(handlers.Deps{Service: a.svc, Store: a.store, Config: a.cfg, Log: a.log})
+	h, err := handlers.New(handlers.Deps{Service: a.svc, Store: a.store, Config: a.cfg, Log: a.log, Metrics: metrics})
 	if err != nil {
 		return err
 	}
@@ -59,11 +61,20 @@ func serve(ctx context.Context, path string, args []string, getenv env, stderr i
 			return fmt.Errorf("start workers: %w", err)
 		}
 	}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(ln) }()
 	inbound, err := a.startInbound(errc)
 	if err != nil {
 		srv.Close()
+		jobs.Stop(context.Background())
+		return err
+	}
+	msrv, err := a.startMetrics(metrics, errc)
+	if err != nil {
+		srv.Close()
+		if inbound != nil {
+			inbound.Shutdown(context.Background())
+		}
 		jobs.Stop(context.Background())
 		return err
 	}
@@ -86,6 +97,9 @@ func serve(ctx context.Context, path string, args []string, getenv env, stderr i
 	if inbound != nil {
 		inbound.Shutdown(sctx)
 	}
+	if msrv != nil {
+		msrv.Shutdown(sctx)
+	}
 	// Jobs that do not finish in time stay in the queue and run again
 	// after restart: nothing is lost.
 	if !*workers {
@@ -106,8 +120,33 @@ func (a *app) mailMode() string {
 }
 
 // jobClient is the River client that works the queues.
-func (a *app) jobClient() (jobs.Client, error) {
-	return jobs.New(jobs.Deps{Store: a.store, Config: a.cfg, Key: a.key, Log: a.log, JobLog: jobLog(a.logOut), Service: a.svc})
+func (a *app) jobClient(obs mailer.Observer) (jobs.Client, error) {
+	return jobs.New(jobs.Deps{Store: a.store, Config: a.cfg, Key: a.key, Log: a.log, JobLog: jobLog(a.logOut),
+		Service: a.svc, Observe: obs})
+}
+
+// startMetrics serves /metrics, without authentication, on the listener
+// of its own that http.metrics_addr names; nil when none is set.
+func (a *app) startMetrics(m *observe.Metrics, errc chan<- error) (*http.Server, error) {
+	addr := a.cfg.HTTP.MetricsAddr
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
+		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("metrics: %w", err)
+		}
+	}()
+	a.log.Info("metrics listening", "addr", ln.Addr().String())
+	return srv, nil
 }
 
 // startInbound starts the inbound SMTP listener when an address is set.

@@ -28,6 +28,7 @@ import (
 	"rightsportal/jobs"
 	"rightsportal/mailer"
 	"rightsportal/models"
+	"rightsportal/observe"
 	"rightsportal/packages"
 	"rightsportal/service"
 	"rightsportal/templates"
@@ -54,12 +55,15 @@ type App struct {
 	Svc    *service.Service
 	Server *httptest.Server
 	Jobs   jobs.Client
-	Relay  *smtptest.Server
-	Clock  *Clock
-	Key    []byte
-	Logs   *SafeBuffer
-	Conns  *connectors.Registry
-	Files  packages.Store
+	// Metrics are the app's Prometheus metrics (GET /metrics with an
+	// admin's API token).
+	Metrics *observe.Metrics
+	Relay   *smtptest.Server
+	Clock   *Clock
+	Key     []byte
+	Logs    *SafeBuffer
+	Conns   *connectors.Registry
+	Files   packages.Store
 
 	dbMu sync.Mutex
 	db   *gorm.DB // DB's connection pool, opened on first use
@@ -176,7 +180,7 @@ func New(t testing.TB, o Options) *App {
 	if err := a.Cfg.Validate(); err != nil {
 		t.Fatalf("apptest: config: %v", err)
 	}
-	log := slog.New(slog.NewTextHandler(a.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(observe.LogHandler(slog.NewTextHandler(a.Logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	ctx := context.Background()
 	store, err := models.Open(ctx, models.Options{Driver: a.Cfg.Database.Driver, DSN: a.Cfg.Database.DSN, MailMaxAttempts: a.Cfg.Mail.MaxAttempts})
 	if err != nil {
@@ -192,7 +196,9 @@ func New(t testing.TB, o Options) *App {
 	a.Files = packages.Store{Dir: a.Cfg.Fulfilment.PackagesDir, Key: service.DeriveKey(a.Key, "packages")}
 	a.Svc = service.New(store, composer, a.Cfg, a.Clock.Now, log).WithSecrets(a.Key).WithFulfilment(service.Fulfilment{
 		Connectors: a.Conns, Files: a.Files})
-	h, err := handlers.New(handlers.Deps{Service: a.Svc, Store: store, Config: a.Cfg, Log: log, Now: a.Clock.Now})
+	a.Metrics = observe.New(store, a.Clock.Now, log)
+	h, err := handlers.New(handlers.Deps{Service: a.Svc, Store: store, Config: a.Cfg, Log: log, Now: a.Clock.Now,
+		Metrics: a.Metrics})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +213,7 @@ func New(t testing.TB, o Options) *App {
 		t.Fatal(err)
 	}
 	a.Jobs, err = jobs.New(jobs.Deps{Store: store, Config: a.Cfg, Key: a.Key, Sender: sender, Log: log, Service: a.Svc,
-		JobLog: slog.New(slog.NewTextHandler(a.Logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		Observe: a.Metrics, JobLog: slog.New(slog.NewTextHandler(a.Logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		t.Fatal(err)
 	}
