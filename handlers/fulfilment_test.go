@@ -565,6 +565,13 @@ func TestFulfilmentAccessPackageAndDownload(t *testing.T) {
 	if !strings.Contains(page, "Paper file scanned: nothing beyond the shop data.") || !strings.Contains(page, "not yet (on completion)") {
 		t.Fatalf("file page lacks the evidence or the package:\n%s", page)
 	}
+	// Nothing is released before completion, even by a forged form post.
+	if resp, body := b.PostForm("/staff/requests/"+id+"/release", url.Values{}, nil); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("release before completion: %d\n%s", resp.StatusCode, body)
+	}
+	if r = fulGet(a, ann, id); r.Package.ReleasedAt != nil || fulHasEvent(r, "release_package") {
+		t.Fatalf("package released before completion: %+v", r.Package)
+	}
 	fulAct(a, ann, id, "complete", map[string]any{"message": "Here is your data."})
 	done := a.MailWithSubject(fulJane, "is complete")
 	if !strings.Contains(done.Text, "Your data is ready to download until") {
@@ -633,6 +640,17 @@ func TestFulfilmentAccessPackageAndDownload(t *testing.T) {
 	}
 	if n := fulPortalCount(t, a, "SELECT count(*) FROM mails WHERE request_id = ? AND kind = 'download_code'", id); n != codes {
 		t.Fatalf("a code mail was queued after the window: %d, was %d", n, codes)
+	}
+	// Staff open a new window: audited, and a fresh code downloads again.
+	b = fulBrowser(a, "ann@example.org") // a week on, signed in anew
+	if resp, body := b.PostForm("/staff/requests/"+id+"/release", url.Values{}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("release again: %d\n%s", resp.StatusCode, body)
+	}
+	if r = fulGet(a, ann, id); !fulHasEvent(r, "release_package") {
+		t.Fatalf("new download window not audited: %+v", r.Events)
+	}
+	if resp, zipped := fulDownload(a, token, fulNewCode(a, token, 3)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("download in the new window: %d\n%.300s", resp.StatusCode, zipped)
 	}
 	if rf := hook.refusals(); len(rf) != 0 {
 		t.Fatalf("the service refused calls: %v", rf)

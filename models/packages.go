@@ -73,19 +73,6 @@ func (s *Store) SavePackage(ctx context.Context, p *Package) error {
 	})
 }
 
-// ReleasePackage makes a package downloadable until expires.
-func (s *Store) ReleasePackage(ctx context.Context, requestID string, now, expires time.Time) error {
-	res := s.w.WithContext(ctx).Model(&Package{}).Where("request_id = ?", requestID).
-		Updates(map[string]any{"released_at": Now(now), "expires_at": Now(expires)})
-	if res.Error != nil {
-		return fmt.Errorf("models: release package: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("%w: package of %s", ErrNotFound, requestID)
-	}
-	return nil
-}
-
 // PackageFiles lists the files staff added to a request's package.
 func (s *Store) PackageFiles(ctx context.Context, requestID string) ([]PackageFile, error) {
 	var out []PackageFile

@@ -294,13 +294,34 @@ func (s *Service) Download(ctx context.Context, statusToken, code string) (io.Re
 	return r, p, req, err
 }
 
-// ReleaseAgain lets staff give the subject another download window.
+// ReleaseAgain gives the subject another download window, for a package
+// that completion released already (the first window lapsed, the code
+// mail was lost). Before completion nothing is released: the answer goes
+// out with `complete`, after every task is done or waived. Audited.
 func (s *Service) ReleaseAgain(ctx context.Context, actor *models.Staff, requestID string) error {
-	if _, err := s.store.PackageOf(ctx, requestID); err != nil {
+	req, err := s.store.Request(ctx, requestID)
+	if err != nil {
 		return err
 	}
-	now := s.now()
-	return s.store.ReleasePackage(ctx, requestID, now, now.Add(s.cfg.Fulfilment.DownloadFor.D()))
+	p, err := s.store.PackageOf(ctx, requestID)
+	if err != nil {
+		return err
+	}
+	st := workflow.State(req.Status)
+	if st != workflow.StateCompleted || p.ReleasedAt == nil {
+		return &workflow.Error{Kind: workflow.ErrNotAllowed, Action: "release_package", State: st,
+			Msg: "the package can be released again only after the request was completed"}
+	}
+	now := models.Now(s.now())
+	until := models.Now(now.Add(s.cfg.Fulfilment.DownloadFor.D()))
+	// Guarded on the state, so a purge in between wins cleanly.
+	ch := models.Change{RequestID: req.ID, Bookkeeping: true, Guard: "status = 'completed'",
+		Set: map[string]any{"updated_at": now}, ReleasePackageUntil: &until,
+		Event: &models.Event{Action: "release_package", FromState: req.Status, ToState: req.Status,
+			ActorKind: string(workflow.ActorStaff), ActorID: actor.ID,
+			Reason: "download window reopened until " + s.formatDate(until)}}
+	_, err = s.store.Apply(ctx, now, ch)
+	return err
 }
 
 // removeFiles deletes every file of a purged request.
