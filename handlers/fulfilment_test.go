@@ -982,6 +982,64 @@ func fulSettled(a *apptest.App) {
 	}
 }
 
+// TestFulfilmentRecipientWebhookRetry: a recipient told by webhook (Art.
+// 19) gets a fresh delivery id on each attempt, so the retry after its
+// 503 is taken, not refused as a replay of the first.
+func TestFulfilmentRecipientWebhookRetry(t *testing.T) {
+	hook := newFulHook(t)
+	a, _ := fulApp(t, hook, func(c *config.Config) {
+		secret := c.System("support").Connector.Webhook.Secret
+		for i := range c.Systems {
+			if c.Systems[i].Code == "newsletter" {
+				c.Systems[i].Recipients[0].NotifyMail = ""
+				c.Systems[i].Recipients[0].NotifyWebhook = &config.Webhook{URL: hook.srv.URL + "/mailblast", Secret: secret}
+			}
+		}
+	})
+	ann := a.StaffToken("ann@example.org", "admin")
+	bob := a.StaffToken("bob@example.org", "reviewer")
+	id := fulVerified(a, "erasure", nil)
+	fulApprove(a, ann, id)
+	fulAct(a, bob, id, "approve", nil)
+	r := fulWait(a, ann, id, "sql and webhook tasks done", fulStates(models.TaskDone, "newsletter", "shop", "support"))
+	resume := fulPauseTasks(t, a)
+	defer resume()
+	hook.set(func(h *fulHook) { h.failWith = http.StatusServiceUnavailable })
+	var backups, notice fulTaskV
+	for _, tk := range r.Tasks {
+		if tk.System == "backups" {
+			backups = tk
+		}
+		if tk.Kind == "notify" && strings.Contains(tk.Title, "MailBlast") {
+			notice = tk
+		}
+	}
+	if notice.ID == 0 {
+		t.Fatalf("no webhook notice task: %+v", r.Tasks)
+	}
+	if code, m := fulTaskAPI(a, ann, id, backups.ID, map[string]any{"action": "done", "evidence": "Excluded from restores."}); code != http.StatusOK {
+		t.Fatalf("backups done: %d %v", code, m)
+	}
+	ctx := context.Background()
+	if err := a.Svc.RunTask(ctx, notice.ID, false); err == nil {
+		t.Fatal("a 503 from the recipient did not ask for a retry")
+	}
+	hook.set(func(h *fulHook) { h.failWith = 0 })
+	if err := a.Svc.RunTask(ctx, notice.ID, false); err != nil {
+		t.Fatalf("retry: %v (refused: %v)", err, hook.refusals())
+	}
+	if tk := fulTask(fulGet(a, ann, id).Tasks, "notify", "newsletter"); tk.State != models.TaskDone || tk.Attempts != 2 {
+		t.Fatalf("notice after the retry: %+v", tk)
+	}
+	calls := hook.accepted()
+	if last := calls[len(calls)-1]; last.Path != "/mailblast" || last.Delivery != fmt.Sprintf("notify-%d-attempt-2", notice.ID) {
+		t.Fatalf("recipient calls: %+v", calls)
+	}
+	if rf := hook.refusals(); len(rf) != 0 {
+		t.Fatalf("the recipient refused calls: %v", rf)
+	}
+}
+
 // TestFulfilmentFailedTaskRetryWaive: 500s leave a task pending then failed; retry and waive; a refused signature fails at once.
 func TestFulfilmentFailedTaskRetryWaive(t *testing.T) {
 	hook := newFulHook(t)

@@ -128,7 +128,7 @@ func (s *Service) runNotify(ctx context.Context, t *models.Task, req *models.Req
 	if rc.NotifyWebhook != nil {
 		payload := map[string]any{"event": "data_subject_request", "right": req.Type, "reference": req.Reference,
 			"subject": map[string]string{"email": req.Email, "name": req.FullName}, "system": sys.Code}
-		if err := s.ful.Connectors.Notify(ctx, *rc.NotifyWebhook, payload, fmt.Sprintf("notify-%d", t.ID)); err != nil {
+		if err := s.ful.Connectors.Notify(ctx, *rc.NotifyWebhook, payload, fmt.Sprintf("notify-%d-attempt-%d", t.ID, t.Attempts+1)); err != nil {
 			return "", err
 		}
 		return "told by webhook", nil
