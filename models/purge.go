@@ -70,7 +70,11 @@ type Candidates struct {
 	NotExtended    bool
 	NotPaused      bool
 	NotPurged      bool
-	Limit          int
+	// AfterDue and AfterID, when AfterID is set, continue after that row
+	// in (due_at, id) order: the next batch of a walk over all of them.
+	AfterDue time.Time
+	AfterID  string
+	Limit    int
 }
 
 // FindCandidates returns up to Limit requests matching c.
@@ -95,6 +99,9 @@ func (s *Store) FindCandidates(ctx context.Context, c Candidates) ([]Request, er
 		}
 	}
 	var out []Request
+	if c.AfterID != "" {
+		q = q.Where("(due_at, id) > (?, ?)", Now(c.AfterDue), c.AfterID)
+	}
 	if err := q.Order("due_at, id").Limit(max(c.Limit, 1)).Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("models: find candidates: %w", err)
 	}

@@ -274,13 +274,15 @@ func (s *Service) PurgeClosed(ctx context.Context, dryRun bool) ([]PurgeItem, er
 	p := s.cfg.Retention.Period
 	cutoff := s.cal.EndOf(workflow.AddMonths(cutoffDay, -p.Months).AddDays(-p.Days))
 	var out []PurgeItem
+	// Walk every candidate once, in batches: a dry run lists them all,
+	// and requests kept for an open appeal do not stall the walk.
+	after := models.Candidates{}
 	for {
 		list, err := s.store.FindCandidates(ctx, models.Candidates{Statuses: closedStates(), ClosedBefore: cutoff,
-			NotPurged: true, Limit: sweepBatch})
+			NotPurged: true, AfterDue: after.AfterDue, AfterID: after.AfterID, Limit: sweepBatch})
 		if err != nil {
 			return out, err
 		}
-		progressed := false
 		for i := range list {
 			r := &list[i]
 			if r.AppealBy != nil && !r.AppealUsed && now.Before(*r.AppealBy) {
@@ -300,11 +302,12 @@ func (s *Service) PurgeClosed(ctx context.Context, dryRun bool) ([]PurgeItem, er
 			if err == nil {
 				files()
 			}
-			progressed = true
 		}
-		if dryRun || !progressed || len(list) < sweepBatch {
+		if len(list) < sweepBatch {
 			return out, nil
 		}
+		last := list[len(list)-1]
+		after.AfterDue, after.AfterID = last.DueAt, last.ID
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"rightsportal/internal/apptest"
 	"rightsportal/models"
 	"rightsportal/service"
+	"rightsportal/workflow"
 )
 
 // The scheduled work is run directly (a.Svc.Sweep, a.Svc.PurgeClosed)
@@ -452,6 +453,47 @@ func swListed(items []service.PurgeItem, id string) bool {
 		}
 	}
 	return false
+}
+
+// TestRetentionPurgeWalksEveryBatch: more candidates than one batch are
+// all listed by the dry run and all purged, and a first batch made only
+// of requests kept for an open appeal does not stop the walk.
+func TestRetentionPurgeWalksEveryBatch(t *testing.T) {
+	a := swApp(t, func(c *config.Config) { c.Retention.ClosedRequests = "24 months" }, true)
+	ctx := context.Background()
+	now := a.Clock.Now()
+	var rs []models.Request
+	add := func(i int, st workflow.State, due time.Time, appealBy *time.Time) {
+		closed := now.AddDate(-3, 0, 0)
+		rs = append(rs, models.Request{ID: fmt.Sprintf("00000000-0000-7000-8000-%012d", i), Reference: fmt.Sprintf("DSR-B%03d-%04d", i/10000, i%10000),
+			Type: "access", Status: string(st), Jurisdiction: "gdpr", Email: fmt.Sprintf("b%d@example.com", i), FullName: "Batch Subject",
+			Details: "{}", Approvals: "[]", CreatedAt: closed.AddDate(0, -1, 0), UpdatedAt: closed, VerifyBy: closed,
+			DueAt: due, ClosedAt: &closed, AppealBy: appealBy})
+	}
+	open := now.AddDate(0, 0, 30)
+	for i := range 210 { // due first: the whole first batch waits on an appeal
+		add(i, workflow.StateRejected, now.AddDate(-4, 0, 0), &open)
+	}
+	for i := 210; i < 660; i++ {
+		add(i, workflow.StateCompleted, now.AddDate(-3, 0, i), nil)
+	}
+	if err := a.Store.InsertRequests(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	items, err := a.Svc.PurgeClosed(ctx, true)
+	if err != nil || len(items) != 450 {
+		t.Fatalf("dry run listed %d of 450: %v", len(items), err)
+	}
+	items, err = a.Svc.PurgeClosed(ctx, false)
+	if err != nil || len(items) != 450 {
+		t.Fatalf("purge removed %d of 450: %v", len(items), err)
+	}
+	if n := a.QueryInt("SELECT COUNT(*) FROM requests WHERE purged_at IS NOT NULL"); n != 450 {
+		t.Fatalf("%d purged, want 450", n)
+	}
+	if n := a.QueryInt("SELECT COUNT(*) FROM requests WHERE purged_at IS NULL AND status = 'rejected'"); n != 210 {
+		t.Fatalf("%d rejected requests kept for their appeal, want 210", n)
+	}
 }
 
 // TestRetentionPurge protects the retention purge: requests closed
