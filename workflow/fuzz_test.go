@@ -390,7 +390,8 @@ var fzDays = fzCivil(2201, 1, 1)
 // without the extension, and holidays placed where the periods end:
 // never before the start, a month period ends on the first working day on
 // or after its 1182/71 end (plus the paused days), a day period ends
-// exactly that many days on, and extending or pausing never ends sooner.
+// exactly that many days on, extending or pausing never ends sooner, and
+// neither does a later start.
 func FuzzDeadline(f *testing.F) {
 	// start day, months, days, paused, extension months, extension days,
 	// flags (1 month period, 2 extended, 4 extension in months), holidays.
@@ -472,6 +473,16 @@ func FuzzDeadline(f *testing.F) {
 		}
 		if neg := fzDay(cal.Deadline(start, period, ext, extended, -p)); neg != fzDay(cal.Deadline(start, period, ext, extended, 0)) {
 			t.Fatalf("negative paused days changed the deadline")
+		}
+		// Monotone in the received date: a later start never ends sooner,
+		// checked for the next day and for a jump of up to 400 days taken
+		// from the part of startN that picking the start left unused.
+		for _, k := range []int{1, 1 + int(startN/uint32(fzDays))%400} {
+			later := fzFromCivil(startDay + k)
+			if due := fzDay(cal.Deadline(later, period, ext, extended, p)); due < got {
+				t.Fatalf("received %s: due %s; received %d days later (%s): due %s, earlier",
+					start, fzFromCivil(got), k, later, fzFromCivil(due))
+			}
 		}
 	})
 }
