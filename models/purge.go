@@ -70,6 +70,9 @@ type Candidates struct {
 	NotExtended    bool
 	NotPaused      bool
 	NotPurged      bool
+	// Paused keeps requests whose clock is or was stopped: their due
+	// date moved on, while the last day to announce an extension did not.
+	Paused bool
 	// AfterDue and AfterID, when AfterID is set, continue after that row
 	// in (due_at, id) order: the next batch of a walk over all of them.
 	AfterDue time.Time
@@ -91,6 +94,7 @@ func (s *Store) FindCandidates(ctx context.Context, c Candidates) ([]Request, er
 	}
 	flags := map[string]bool{"reminded_at IS NULL": c.NotReminded, "extension_warned_at IS NULL": c.NotWarned,
 		"extended = false": c.NotExtended, "paused_at IS NULL": c.NotPaused, "purged_at IS NULL": c.NotPurged,
+		"(paused_at IS NOT NULL OR paused_days > 0)":               c.Paused,
 		"(escalated_for IS NULL OR escalated_for <> due_at)":       c.NotEscalated,
 		"(due_reminded_for IS NULL OR due_reminded_for <> due_at)": c.DueNotReminded}
 	for cond, on := range flags {

@@ -226,11 +226,39 @@ func (s *Service) warnExtension(ctx context.Context) (int, error) {
 	}
 	now := models.Now(s.now())
 	horizon := now.AddDate(0, 0, days)
-	list, err := s.store.FindCandidates(ctx, models.Candidates{Statuses: []string{string(workflow.StateInReview),
+	base := models.Candidates{Statuses: []string{string(workflow.StateInReview),
 		string(workflow.StateAwaitingSubject), string(workflow.StateApproved)}, NotExtended: true, NotWarned: true,
-		DueBefore: horizon.AddDate(0, 0, 1), Limit: sweepBatch})
+		Limit: sweepBatch}
+	near := base
+	near.DueBefore = horizon.AddDate(0, 0, 1)
+	list, err := s.store.FindCandidates(ctx, near)
 	if err != nil {
 		return 0, err
+	}
+	// A pause moved the due date on but not the last day to announce an
+	// extension, so paused requests are looked at whatever their due date
+	// (they are few: walked in batches).
+	seen := map[string]bool{}
+	for _, r := range list {
+		seen[r.ID] = true
+	}
+	paused := base
+	paused.Paused = true
+	for {
+		more, err := s.store.FindCandidates(ctx, paused)
+		if err != nil {
+			return 0, err
+		}
+		for _, r := range more {
+			if !seen[r.ID] {
+				seen[r.ID] = true
+				list = append(list, r)
+			}
+		}
+		if len(more) < sweepBatch {
+			break
+		}
+		paused.AfterDue, paused.AfterID = more[len(more)-1].DueAt, more[len(more)-1].ID
 	}
 	n := 0
 	for i := range list {

@@ -405,6 +405,28 @@ func TestSweepExtensionWarning(t *testing.T) {
 	a.MailWithSubject("ann@example.org", "Last chance to extend")
 }
 
+// TestSweepExtensionWarningAfterPause: under UK GDPR a pause moves the
+// due date on, but an extension must still be announced within the
+// first month; the warning follows that day, not the later due date.
+func TestSweepExtensionWarningAfterPause(t *testing.T) {
+	a := swApp(t, func(c *config.Config) { c.Staff.ExtensionWarningDays = 5 }, false)
+	ann := swStaff(t, a, "ann@example.org", "reviewer")
+	id, email := swInReview(t, a, ann, "uk_gdpr")
+	announceBy := swRequest(t, a, id).DueAt
+	swAct(t, a, ann, id, service.ActInput{Action: "request_info", Message: "Which account number?"})
+	link := a.MailWithSubject(email, "A question").Link(t, "/status/")
+	a.Clock.Advance(20 * 24 * time.Hour)
+	if _, err := a.Svc.ProvideInfo(context.Background(), link[strings.LastIndex(link, "/")+1:], "It is 12345."); err != nil {
+		t.Fatal(err)
+	}
+	if r := swRequest(t, a, id); !r.DueAt.After(announceBy.AddDate(0, 0, 15)) {
+		t.Fatalf("the pause did not move the due date: %v, was %v", r.DueAt, announceBy)
+	}
+	swAdvanceTo(a, announceBy, 4*24*time.Hour)
+	swSweep(t, a)
+	swWantMails(t, a, id, "staff_extension_deadline", "ann@example.org", 1, "4 days before the last day to announce")
+}
+
 // swClosed builds a GDPR request whose subject answered a question by
 // reply (a kept inbound message), with a note, then rejected: closed for
 // good, as the GDPR grants no appeal. (A rejection rather than a
