@@ -183,10 +183,11 @@ func (s *Store) applyIn(ctx context.Context, tx *gorm.DB, now time.Time, ch Chan
 // so a request queued behind them would otherwise wait minutes, past the
 // server's write timeout, instead of getting a clear 503. busy turns
 // running out of that time into ErrBusy; the caller's own cancellation
-// stays what it is. With no bound set (PostgreSQL) ctx is left alone.
+// stays what it is. With no bound set (PostgreSQL) ctx is left alone:
+// the server's lock_timeout bounds the wait there (pgBusy).
 func (s *Store) writeContext(ctx context.Context) (context.Context, context.CancelFunc, func(error) error) {
 	if s.writeWait <= 0 {
-		return ctx, func() {}, func(err error) error { return err }
+		return ctx, func() {}, pgBusy
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.writeWait)
 	return wctx, cancel, func(err error) error {

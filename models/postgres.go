@@ -2,11 +2,15 @@ package models
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"runtime"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -18,7 +22,7 @@ import (
 // for a few instances sharing one server's connection limit.
 func openPostgres(ctx context.Context, o Options, log *slog.Logger) (*Store, error) {
 	cfg := &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true, TranslateError: true, PrepareStmt: true}
-	db, err := gorm.Open(postgres.Open(o.DSN), cfg)
+	db, err := gorm.Open(postgres.Open(pgDSN(o.DSN)), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("models: open postgres: %w", err)
 	}
@@ -57,3 +61,43 @@ func openPostgres(ctx context.Context, o Options, log *slog.Logger) (*Store, err
 // nil on SQLite. Jobs are still inserted through database/sql, inside
 // gorm's transactions (JobDriver); both drivers share River's tables.
 func (s *Store) PgxPool() *pgxpool.Pool { return s.pgx }
+
+// pgLockTimeout is how long a statement waits for a row lock (the audit
+// chain's head, a request another instance is changing) before it fails
+// with lock_not_available, which becomes ErrBusy and a 503: a request
+// waits seconds at most, never until the proxy gives up.
+const pgLockTimeout = "10000" // ms
+
+// pgDSN adds lock_timeout to the DSN unless the operator set one (pgx
+// passes unknown DSN keys to the server as run-time parameters).
+func pgDSN(dsn string) string {
+	if strings.Contains(dsn, "lock_timeout") {
+		return dsn
+	}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return dsn // gorm reports the bad DSN
+		}
+		q := u.Query()
+		q.Set("lock_timeout", pgLockTimeout)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return strings.TrimSpace(dsn) + " lock_timeout=" + pgLockTimeout
+}
+
+// pgBusy turns PostgreSQL's "cannot take this write now" answers into
+// ErrBusy: a lock not granted in time, a full disk, no connection slot
+// or memory left. Nothing of the transaction was written.
+func pgBusy(err error) error {
+	var pe *pgconn.PgError
+	if err == nil || !errors.As(err, &pe) {
+		return err
+	}
+	switch pe.Code {
+	case "55P03", "53100", "53200", "53300":
+		return fmt.Errorf("%w: %s (%s)", ErrBusy, pe.Message, pe.Code)
+	}
+	return err
+}
