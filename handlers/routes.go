@@ -69,6 +69,7 @@ func (h *Handler) routes(r *gin.Engine) {
 	ws.POST("/requests/:id/actions", h.decideRequest)
 	ws.POST("/requests/:id/notes", h.addNote)
 	ws.POST("/requests/:id/assign", h.reassign)
+	ws.POST("/requests/:id/status-links", h.revokeStatusLinks)
 	ws.POST("/requests/:id/tasks/:task", h.decideTask)
 	ws.POST("/requests/:id/files", h.addFile)
 	ws.POST("/requests/:id/files/:file/remove", h.removeFile)

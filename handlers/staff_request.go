@@ -24,6 +24,8 @@ type actionForm struct {
 	Message  string `form:"message"`
 	Version  int    `form:"version"`
 	Assignee string `form:"assignee"`
+	// LinkReason is why the status links are replaced.
+	LinkReason string `form:"link_reason"`
 }
 
 // actionButton is an action offered on the file, with what it asks for.
@@ -192,6 +194,22 @@ func (h *Handler) addNote(c *gin.Context) {
 }
 
 // reassign gives the request to another staff member.
+// revokeStatusLinks stops the subject's status links and mails a new one.
+func (h *Handler) revokeStatusLinks(c *gin.Context) {
+	limitBody(c, 8<<10)
+	var f actionForm
+	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
+		h.fail(c, formError(err))
+		return
+	}
+	id := c.Param("id")
+	if _, err := h.svc.RevokeStatusLinks(c.Request.Context(), staffOf(c), id, f.LinkReason, f.Version); err != nil {
+		h.refuseOnFile(c, id, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/staff/requests/"+url.PathEscape(id)+"?done=status_links")
+}
+
 func (h *Handler) reassign(c *gin.Context) {
 	limitBody(c, 8<<10)
 	var f actionForm

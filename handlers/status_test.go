@@ -5,6 +5,7 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -342,4 +343,52 @@ func TestStatusAnswerByReply(t *testing.T) {
 		t.Error("a second reply to an answered question counted")
 	}
 	trUnchanged(t, a, ann, id, before, "a second reply")
+}
+
+// TestStatusLinksRevoked protects replacing a leaked status link: staff
+// give a reason, every earlier link stops opening the page, the subject
+// is mailed a new one that works, the timeline keeps who and why, and a
+// stale form changes nothing.
+func TestStatusLinksRevoked(t *testing.T) {
+	a := apptest.New(t, apptest.Options{})
+	a.StaffToken("ann@example.org", "reviewer")
+	ann := a.StaffToken("ann2@example.org", "admin")
+	email := trEmail("sp-revoke")
+	id, ref := trSubmitVerified(t, a, email, "access", "gdpr")
+	old := trStatusToken(t, a, email)
+	if code, _ := spGet(t, a, "/status/"+old); code != http.StatusOK {
+		t.Fatalf("status page before: %d", code)
+	}
+	b := a.Browser()
+	b.SignIn("ann2@example.org", "correct horse battery staple")
+	v := version(trGet(t, a, ann, id))
+	page := "/staff/requests/" + id + "/status-links"
+	resp, body := b.PostForm(page, url.Values{"version": {strconv.Itoa(v)}}, nil)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "say why") {
+		t.Fatalf("without a reason: %d\n%s", resp.StatusCode, body)
+	}
+	resp, body = b.PostForm(page, url.Values{"version": {strconv.Itoa(v - 1)}, "link_reason": {"stale"}}, nil)
+	if resp.StatusCode != http.StatusConflict {
+		t.Fatalf("stale version: %d\n%s", resp.StatusCode, body)
+	}
+	resp, body = b.PostForm(page, url.Values{"version": {strconv.Itoa(v)}, "link_reason": {"Subject forwarded the mail to a colleague."}}, nil)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("replace the link: %d\n%s", resp.StatusCode, body)
+	}
+	if code, body := spGet(t, a, "/status/"+old); code == http.StatusOK || strings.Contains(body, ref) {
+		t.Fatalf("the old link still opens the page: %d", code)
+	}
+	m := a.MailWithSubject(email, "A new link")
+	link := m.Link(t, "/status/")
+	fresh := link[strings.LastIndex(link, "/status/")+len("/status/"):]
+	if code, body := spGet(t, a, "/status/"+fresh); code != http.StatusOK || !strings.Contains(body, ref) {
+		t.Fatalf("the new link: %d", code)
+	}
+	ev := spLastEvent(t, a, ann, id)
+	if ev["action"] != "revoke_status_links" || ev["reason"] != "Subject forwarded the mail to a colleague." || ev["actor"] == nil {
+		t.Fatalf("timeline: %v", ev)
+	}
+	if n := a.QueryInt("SELECT COUNT(*) FROM audit_events WHERE request_id = ? AND action = 'revoke_status_links'", id); n != 1 {
+		t.Fatalf("%d revocation events, want 1 (the refused tries wrote none)", n)
+	}
 }

@@ -35,7 +35,7 @@ type Composer struct {
 // Kinds are the mails the portal sends; each has three templates.
 func Kinds() []string {
 	return []string{"verification", "verification_reminder", "acknowledgment", "request_info", "rejection", "completion", "extension",
-		"withdrawal", "download_code", "recipient_notice", "appeal_received", "appeal_granted", "appeal_denied",
+		"withdrawal", "download_code", "status_link", "recipient_notice", "appeal_received", "appeal_granted", "appeal_denied",
 		"staff_new_request", "staff_assigned", "staff_answered", "staff_withdrawn", "staff_appeal",
 		"staff_due_soon", "staff_overdue", "staff_extension_deadline", "staff_task_failed"}
 }

@@ -339,3 +339,37 @@ func (s *Service) completeChange(ctx context.Context, ch *models.Change, req *mo
 	}
 	return s.addSubjectMail(ch, req, "completion", extra, false)
 }
+
+// ActionRevokeStatusLinks is the audit action of RevokeStatusLinks.
+const ActionRevokeStatusLinks = "revoke_status_links"
+
+// RevokeStatusLinks stops every status link of a request from working
+// (a forwarded or leaked mail) and mails the subject a fresh one, in one
+// transaction. Any staff member may; it is audited with the reason.
+func (s *Service) RevokeStatusLinks(ctx context.Context, actor *models.Staff, id, reason string, version int) (*models.Request, error) {
+	if version <= 0 {
+		return nil, ErrVersionRequired
+	}
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return nil, &workflow.Error{Kind: workflow.ErrInvalid, Action: ActionRevokeStatusLinks, Field: "link_reason",
+			Msg: "say why the links must stop working (the timeline keeps it)"}
+	}
+	req, err := s.store.Request(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	st := workflow.State(req.Status)
+	if req.VerifiedAt == nil || req.PurgedAt != nil {
+		return nil, &workflow.Error{Kind: workflow.ErrNotAllowed, Action: ActionRevokeStatusLinks, State: st,
+			Msg: "only a confirmed request that still holds its data has status links"}
+	}
+	ch := models.Change{RequestID: req.ID, Version: version, Set: map[string]any{},
+		RevokeTokens: []string{models.TokenStatus},
+		Event: &models.Event{Action: ActionRevokeStatusLinks, FromState: req.Status, ToState: req.Status,
+			ActorKind: string(workflow.ActorStaff), ActorID: actor.ID, Reason: clip(reason, 1000)}}
+	if err := s.addSubjectMail(&ch, req, "status_link", map[string]any{}, false); err != nil {
+		return nil, err
+	}
+	return s.store.Apply(ctx, models.Now(s.now()), ch)
+}
