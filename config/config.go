@@ -136,7 +136,17 @@ type RateLimit struct {
 	SubmitPerIP    Limit `yaml:"submit_per_ip"`
 	SubmitPerEmail Limit `yaml:"submit_per_email"`
 	VerifyPerIP    Limit `yaml:"verify_per_ip"`
+	// VerifyPerEmail counts only what a token ties to the address: a
+	// link confirmation whose token belongs to the address's request,
+	// and a reply from the address that acted. A wrong token names no
+	// address, so a stranger cannot use up someone else's allowance.
+	VerifyPerEmail Limit `yaml:"verify_per_email"`
 	InboundPerIP   Limit `yaml:"inbound_per_ip"`
+	// InboundSMTPPerIP and InboundSMTPPerSender cap the messages the
+	// inbound SMTP listener takes per client address and per envelope
+	// sender; over them it answers 450 and the sending server retries.
+	InboundSMTPPerIP     Limit `yaml:"inbound_smtp_per_ip"`
+	InboundSMTPPerSender Limit `yaml:"inbound_smtp_per_sender"`
 }
 
 // Limit allows Burst events at once and then one per Every.
@@ -305,11 +315,14 @@ func Defaults() *Config {
 		Fulfilment: Fulfilment{PackagesDir: "data/packages", DownloadFor: Duration(7 * 24 * time.Hour),
 			MaxUploadBytes: 20 << 20},
 		RateLimit: RateLimit{
-			Enabled:        true,
-			SubmitPerIP:    Limit{Burst: 10, Every: Duration(time.Minute)},
-			SubmitPerEmail: Limit{Burst: 3, Every: Duration(20 * time.Minute)},
-			VerifyPerIP:    Limit{Burst: 20, Every: Duration(30 * time.Second)},
-			InboundPerIP:   Limit{Burst: 60, Every: Duration(time.Second)},
+			Enabled:              true,
+			SubmitPerIP:          Limit{Burst: 10, Every: Duration(time.Minute)},
+			SubmitPerEmail:       Limit{Burst: 3, Every: Duration(20 * time.Minute)},
+			VerifyPerIP:          Limit{Burst: 20, Every: Duration(30 * time.Second)},
+			VerifyPerEmail:       Limit{Burst: 10, Every: Duration(6 * time.Minute)},
+			InboundPerIP:         Limit{Burst: 60, Every: Duration(time.Second)},
+			InboundSMTPPerIP:     Limit{Burst: 30, Every: Duration(10 * time.Second)},
+			InboundSMTPPerSender: Limit{Burst: 10, Every: Duration(time.Minute)},
 		},
 		Staff: Staff{SessionIdle: Duration(30 * time.Minute), SessionAbsolute: Duration(12 * time.Hour),
 			RemindDaysBefore: 7, ExtensionWarningDays: 5},

@@ -63,7 +63,9 @@ func (c *Config) Validate() error {
 	}
 	for name, l := range map[string]Limit{
 		"submit_per_ip": c.RateLimit.SubmitPerIP, "submit_per_email": c.RateLimit.SubmitPerEmail,
-		"verify_per_ip": c.RateLimit.VerifyPerIP, "inbound_per_ip": c.RateLimit.InboundPerIP,
+		"verify_per_ip": c.RateLimit.VerifyPerIP, "verify_per_email": c.RateLimit.VerifyPerEmail,
+		"inbound_per_ip": c.RateLimit.InboundPerIP, "inbound_smtp_per_ip": c.RateLimit.InboundSMTPPerIP,
+		"inbound_smtp_per_sender": c.RateLimit.InboundSMTPPerSender,
 	} {
 		if l.Burst < 1 || l.Every.D() <= 0 {
 			v.bad("ratelimit."+name, "needs burst of at least 1 and a positive every")

@@ -172,6 +172,9 @@ func (h *Handler) apiVerify(c *gin.Context) {
 		h.fail(c, invalid(map[string]string{"token": fmt.Sprintf("must be %d characters of a-z and 2-7", service.TokenLen)}))
 		return
 	}
+	if !h.takeVerifyEmail(c, t) {
+		return
+	}
 	req, err := h.svc.Verify(c.Request.Context(), t, service.ViaLink)
 	if err != nil {
 		h.fail(c, err)
@@ -203,10 +206,15 @@ func (h *Handler) apiInbound(c *gin.Context) {
 		h.fail(c, malformed("The body is empty; send the raw RFC 5322 message."))
 		return
 	}
+	from := mailer.ReplyFrom(raw)
+	if !h.replyAllowed(c, from) {
+		return
+	}
 	res, err := h.svc.HandleReply(c.Request.Context(), raw, mailer.Envelope{})
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
+	h.countReply(from, res)
 	c.JSON(http.StatusOK, gin.H{"outcome": res.Outcome, "reason": res.Why})
 }

@@ -234,6 +234,9 @@ func (h *Handler) confirmVerify(c *gin.Context) {
 		h.fail(c, formError(err))
 		return
 	}
+	if !h.takeVerifyEmail(c, f.Token) {
+		return
+	}
 	req, err := h.svc.Verify(c.Request.Context(), f.Token, service.ViaLink)
 	if err != nil {
 		he := asHTTPError(err)

@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"rightsportal/config"
+	"rightsportal/service"
 )
 
 // limiter is a keyed GCRA rate limiter: each key may use Burst events at
@@ -50,6 +51,20 @@ func (l *limiter) allow(key string) (bool, time.Duration) {
 	return true, 0
 }
 
+// wait answers how long key must wait before allow would pass, without
+// taking anything: for limits that count an event only once it is known
+// to belong to key.
+func (l *limiter) wait(key string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	tat := l.tat[key]
+	if !tat.After(now) {
+		return 0
+	}
+	return max(tat.Sub(now)-time.Duration(l.burst-1)*l.every, 0)
+}
+
 func (l *limiter) sweep(now time.Time) {
 	if now.Sub(l.sweeps) < time.Minute && len(l.tat) < 100_000 {
 		return
@@ -62,17 +77,18 @@ func (l *limiter) sweep(now time.Time) {
 	}
 }
 
-// limits are the portal's rate limits; nil limiters when turned off.
+// limits are the portal's rate limits, each applied only when enabled.
 type limits struct {
-	enabled                                          bool
-	submitIP, submitEmail, verifyIP, inboundIP, code *limiter
+	enabled                                                       bool
+	submitIP, submitEmail, verifyIP, verifyEmail, inboundIP, code *limiter
 }
 
 func newLimits(c config.RateLimit, now func() time.Time) *limits {
 	return &limits{
 		enabled:  c.Enabled,
 		submitIP: newLimiter(c.SubmitPerIP, now), submitEmail: newLimiter(c.SubmitPerEmail, now),
-		verifyIP: newLimiter(c.VerifyPerIP, now), inboundIP: newLimiter(c.InboundPerIP, now),
+		verifyIP: newLimiter(c.VerifyPerIP, now), verifyEmail: newLimiter(c.VerifyPerEmail, now),
+		inboundIP: newLimiter(c.InboundPerIP, now),
 		// Download codes are mailed: three an hour per status link keeps a
 		// mailbox from being flooded.
 		code: newLimiter(config.Limit{Burst: 3, Every: config.Duration(20 * time.Minute)}, now),
@@ -99,14 +115,18 @@ func (h *Handler) take(c *gin.Context, l *limiter, key string) bool {
 		return true
 	}
 	ok, wait := l.allow(key)
-	if ok {
-		return true
+	if !ok {
+		h.tooMany(c, wait)
 	}
-	secs := int(math.Ceil(wait.Seconds()))
-	c.Header("Retry-After", strconv.Itoa(max(secs, 1)))
+	return ok
+}
+
+// tooMany answers SPEC §7's 429 with Retry-After in whole seconds.
+func (h *Handler) tooMany(c *gin.Context, wait time.Duration) {
+	secs := strconv.Itoa(max(int(math.Ceil(wait.Seconds())), 1))
+	c.Header("Retry-After", secs)
 	h.fail(c, &httpError{http.StatusTooManyRequests, "rate_limited",
-		"Too many requests. Please wait " + strconv.Itoa(max(secs, 1)) + " seconds and try again.", nil})
-	return false
+		"Too many requests. Please wait " + secs + " seconds and try again.", nil})
 }
 
 func (h *Handler) limitSubmit(c *gin.Context) {
@@ -132,6 +152,48 @@ func (h *Handler) limitInbound(c *gin.Context) {
 func (h *Handler) takeEmail(c *gin.Context, email string) bool {
 	sum := sha256.Sum256([]byte(email))
 	return h.take(c, h.limits.submitEmail, hex.EncodeToString(sum[:8]))
+}
+
+// takeVerifyEmail limits confirmations by link per e-mail address. The
+// address is known only once the token resolves (CheckVerifyToken spends
+// nothing), and only then is anything counted: a wrong or unknown token
+// names no address and counts against the client alone (limitVerify), so
+// nobody without the subject's mail can use up the subject's allowance.
+// A spent or expired token still counts: only the mailbox received it.
+func (h *Handler) takeVerifyEmail(c *gin.Context, token string) bool {
+	if !h.limits.enabled {
+		return true
+	}
+	req, _ := h.svc.CheckVerifyToken(c.Request.Context(), token)
+	if req == nil {
+		return true // the Verify call that follows answers for the token
+	}
+	return h.take(c, h.limits.verifyEmail, hashKey(req.Email))
+}
+
+// replyAllowed refuses a reply (429) while its From address has used up
+// the same per-address allowance. It only looks: From is the sender's to
+// write, so countReply charges the address only for a reply that acted,
+// which took a valid token issued to that address. Forged replies that
+// act on nothing cannot lock the address out.
+func (h *Handler) replyAllowed(c *gin.Context, from string) bool {
+	if !h.limits.enabled || from == "" {
+		return true
+	}
+	if wait := h.limits.verifyEmail.wait(hashKey(from)); wait > 0 {
+		h.tooMany(c, wait)
+		return false
+	}
+	return true
+}
+
+// countReply charges from for a reply that verified a request or
+// answered a question.
+func (h *Handler) countReply(from string, res service.InboundResult) {
+	acted := res.Outcome == service.InboundVerified || res.Outcome == service.InboundAnswered
+	if h.limits.enabled && from != "" && acted {
+		h.limits.verifyEmail.allow(hashKey(from))
+	}
 }
 
 func (h *Handler) limitCode(c *gin.Context) {

@@ -177,3 +177,151 @@ func TestRateLimitDisabled(t *testing.T) {
 		checkError(t, resp, b, http.StatusNotFound, "")
 	}
 }
+
+// withVerifyLimit starts an app, with its mail workers, whose limits are
+// on and allow burst verifications per address an hour; the others are
+// out of the way.
+func withVerifyLimit(t *testing.T, burst int) *apptest.App {
+	t.Helper()
+	return apptest.New(t, apptest.Options{Config: func(c *config.Config) {
+		c.RateLimit.Enabled = true
+		c.RateLimit.SubmitPerEmail = config.Limit{Burst: 100, Every: config.Duration(time.Second)}
+		c.RateLimit.VerifyPerIP = config.Limit{Burst: 100, Every: config.Duration(time.Second)}
+		c.RateLimit.VerifyPerEmail = config.Limit{Burst: burst, Every: config.Duration(time.Hour)}
+	}})
+}
+
+// filed files a request for email and returns its id and verification
+// mail.
+func filed(t *testing.T, a *apptest.App, email string) (string, *apptest.Mail) {
+	t.Helper()
+	id, ref := a.Submit(map[string]any{"type": "access", "email": email, "full_name": "Rate Tester"})
+	return id, a.MailWithSubject(email, "("+ref+")")
+}
+
+func linkToken(t *testing.T, m *apptest.Mail) string {
+	t.Helper()
+	return apptest.TokenFromLink(t, m.Link(t, "/verify?token="))
+}
+
+func verifyByAPI(t *testing.T, a *apptest.App, token string) (*http.Response, []byte) {
+	t.Helper()
+	return postRaw(t, a, "/api/v1/verify", "application/json", mustJSON(map[string]any{"token": token}), nil)
+}
+
+// TestVerifyLimitPerEmail protects the per-address verification limit
+// on the link: confirmations whose token belongs to one address's
+// requests get 429 after the burst, by API and by form alike, while
+// another address still passes. Wrong tokens and opening the link name
+// no address and use up nothing of it.
+func TestVerifyLimitPerEmail(t *testing.T) {
+	a := withVerifyLimit(t, 2)
+	staff := a.StaffToken("officer@example.org", "reviewer")
+	var ids, tokens []string
+	for range 3 {
+		id, m := filed(t, a, "victim@example.com")
+		ids, tokens = append(ids, id), append(tokens, linkToken(t, m))
+	}
+	_, om := filed(t, a, "other@example.com")
+
+	for range 5 {
+		resp, b := verifyByAPI(t, a, hzRandomToken())
+		checkError(t, resp, b, http.StatusNotFound, "")
+		if resp, _ := a.Do(http.MethodGet, "/verify?token="+tokens[2], nil, nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /verify: %d", resp.StatusCode)
+		}
+	}
+	resp, b := verifyByAPI(t, a, tokens[0])
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("first verification: %d %s", resp.StatusCode, b)
+	}
+	resp, _ = postRaw(t, a, "/verify", "application/x-www-form-urlencoded", url.Values{"token": {tokens[1]}}.Encode(), nil)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("second verification by form: %d", resp.StatusCode)
+	}
+
+	resp, b = verifyByAPI(t, a, tokens[2])
+	check429(t, resp, b)
+	resp, page := postRaw(t, a, "/verify", "application/x-www-form-urlencoded", url.Values{"token": {tokens[2]}}.Encode(), nil)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("form over the limit: %d Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	assertNoGoErrorText(t, page)
+	if s := statusOf(t, a, staff, ids[2]); s != "unverified" {
+		t.Fatalf("status %s after 429, want unverified", s)
+	}
+
+	resp, b = verifyByAPI(t, a, linkToken(t, om))
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("another address: %d %s", resp.StatusCode, b)
+	}
+	a.Clock.Advance(time.Hour + time.Second)
+	resp, b = verifyByAPI(t, a, tokens[2])
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("after an hour: %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestVerifyLimitPerEmailReplies protects the same limit on replies
+// through the webhook, keyed by From: forged replies in someone's name
+// that act on nothing (an unknown token, or another request's token) do
+// not count, replies that verify do, and the address's allowance is the
+// one its links draw on too.
+func TestVerifyLimitPerEmailReplies(t *testing.T) {
+	a := withVerifyLimit(t, 1)
+	staff := a.StaffToken("officer@example.org", "reviewer")
+	id1, m1 := filed(t, a, "jane@example.com")
+	id2, m2 := filed(t, a, "jane@example.com")
+	idM, mM := filed(t, a, "mallory@example.net")
+
+	nobody := "privacy+" + hzRandomToken() + "@" + a.Cfg.Mail.ReplyDomain
+	for range 3 {
+		if o, _ := inboundOutcome(t, a, subjectReply("Jane Doe", "jane@example.com", nobody, m1)); o != "unmatched" {
+			t.Fatalf("forged reply to an unknown token: %s", o)
+		}
+		if o, _ := inboundOutcome(t, a, subjectReply("Jane Doe", "jane@example.com", mM.ReplyTo(t), mM)); o != "ignored" {
+			t.Fatalf("forged reply to another request's token: %s", o)
+		}
+	}
+	if o, why := inboundOutcome(t, a, subjectReply("Jane Doe", "jane@example.com", m1.ReplyTo(t), m1)); o != "verified" {
+		t.Fatalf("Jane's reply: %s (%s)", o, why)
+	}
+
+	resp, b := postInbound(t, a, subjectReply("Jane Doe", "jane@example.com", m2.ReplyTo(t), m2), a.Cfg.Mail.Inbound.Secret)
+	check429(t, resp, b)
+	resp, b = verifyByAPI(t, a, linkToken(t, m2))
+	check429(t, resp, b)
+	if s := statusOf(t, a, staff, id2); s != "unverified" {
+		t.Fatalf("status %s after 429, want unverified", s)
+	}
+	if o, _ := inboundOutcome(t, a, subjectReply("Mallory", "mallory@example.net", mM.ReplyTo(t), mM)); o != "verified" {
+		t.Errorf("another address's reply: %s", o)
+	}
+
+	a.Clock.Advance(time.Hour + time.Second)
+	if o, why := inboundOutcome(t, a, subjectReply("Jane Doe", "jane@example.com", m2.ReplyTo(t), m2)); o != "verified" {
+		t.Errorf("Jane's reply after an hour: %s (%s)", o, why)
+	}
+	for _, id := range []string{id1, id2, idM} {
+		if s := statusOf(t, a, staff, id); s != "verified" {
+			t.Errorf("%s is %s, want verified", id, s)
+		}
+	}
+}
+
+// TestVerifyLimitPerEmailDisabled protects PORTAL_RATELIMIT_ENABLED=false
+// for the per-address verification limit too.
+func TestVerifyLimitPerEmailDisabled(t *testing.T) {
+	a := apptest.New(t, apptest.Options{Config: func(c *config.Config) {
+		c.RateLimit.Enabled = false
+		c.RateLimit.VerifyPerEmail = config.Limit{Burst: 1, Every: config.Duration(time.Hour)}
+	}})
+	_, m1 := filed(t, a, "same@example.com")
+	_, m2 := filed(t, a, "same@example.com")
+	if resp, b := verifyByAPI(t, a, linkToken(t, m1)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("first: %d %s", resp.StatusCode, b)
+	}
+	if o, why := inboundOutcome(t, a, subjectReply("Same", "same@example.com", m2.ReplyTo(t), m2)); o != "verified" {
+		t.Errorf("second, by reply: %s (%s)", o, why)
+	}
+}

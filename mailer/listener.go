@@ -1,11 +1,20 @@
 package mailer
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
+	"math"
+	"net"
+	"net/mail"
+	"net/netip"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -14,8 +23,16 @@ import (
 // ReplyHandler acts on one inbound message. An error means "try later"
 // (the database is down, say): the listener answers 451 so the sending
 // server keeps the message and retries; nothing is lost. ErrMalformedMail
-// is answered with 550.
+// is answered with 550, ErrNoEffect with 250.
 type ReplyHandler func(ctx context.Context, raw []byte, env Envelope) error
+
+// ErrNoEffect is what a ReplyHandler returns, wrapped or not, for a
+// message it took that changed nothing: no token of ours, an auto-reply,
+// a sender other than the request's. The listener accepts it (250) but
+// does not count it against its From address (PerFrom): anyone can write
+// any address into From, and only a reply that acted proves it came from
+// the mailbox the token was sent to.
+var ErrNoEffect = errors.New("mailer: the reply changed nothing")
 
 // ListenerConfig configures the inbound SMTP listener.
 type ListenerConfig struct {
@@ -24,13 +41,34 @@ type ListenerConfig struct {
 	LocalPart   string // the reply local part
 	MaxBytes    int64
 	ReadTimeout time.Duration
+	// PerIP caps the messages of one client address (IPv6: its /64) and
+	// PerSender those of one envelope sender other than <>; both count at
+	// MAIL FROM, before any data is read. PerFrom caps the replies that
+	// act for one From address: one over it is read but not handled.
+	// Over any of them the answer is 450 4.7.1, so a real mail server
+	// keeps the message and retries later. A zero Limit is no limit.
+	PerIP, PerSender, PerFrom Limit
+	// Now is the limits' clock; nil is time.Now.
+	Now func() time.Time
+}
+
+// Limit allows Burst messages at once and then one more per Every. It
+// mirrors config.Limit, which mailer may not import.
+type Limit struct {
+	Burst int
+	Every time.Duration
 }
 
 // NewListener builds the inbound SMTP server (github.com/emersion/go-smtp)
 // that receives replies to our mail. It accepts mail only for
 // <local>+<token>@<domain> (and <local>@<domain>): it is not a relay.
 func NewListener(cfg ListenerConfig, handle ReplyHandler, log *slog.Logger) *smtp.Server {
-	be := &backend{cfg: cfg, handle: handle, log: log}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	be := &backend{cfg: cfg, handle: handle, log: log, perIP: newLimiter(cfg.PerIP, now),
+		perSender: newLimiter(cfg.PerSender, now), perFrom: newLimiter(cfg.PerFrom, now)}
 	s := smtp.NewServer(be)
 	s.Addr = cfg.Addr
 	s.Domain = cfg.Domain
@@ -43,25 +81,40 @@ func NewListener(cfg ListenerConfig, handle ReplyHandler, log *slog.Logger) *smt
 }
 
 type backend struct {
-	cfg    ListenerConfig
-	handle ReplyHandler
-	log    *slog.Logger
+	cfg                       ListenerConfig
+	handle                    ReplyHandler
+	log                       *slog.Logger
+	perIP, perSender, perFrom *limiter // nil: no limit
 }
 
-func (b *backend) NewSession(*smtp.Conn) (smtp.Session, error) {
-	return &session{b: b}, nil
+func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &session{b: b, client: clientKey(c.Conn().RemoteAddr())}, nil
 }
 
 type session struct {
-	b   *backend
-	env Envelope
+	b      *backend
+	client string // the client's address, the per-IP key
+	env    Envelope
 }
 
 func (s *session) Reset()        { s.env = Envelope{} }
 func (s *session) Logout() error { return nil }
 
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
-	s.env = Envelope{HasEnvelope: true, MailFrom: strings.TrimSpace(from)}
+	from = strings.TrimSpace(from)
+	if ok, wait := s.b.perIP.allow(s.client); !ok {
+		s.b.log.Info("inbound mail deferred", "limit", "per client", "client", s.client)
+		return tryLater("Too many messages from your address", wait)
+	}
+	// The null sender is every server's bounce address: one key for all
+	// of them would let anyone hold up everyone's; PerIP covers it.
+	if sender := strings.ToLower(strings.Trim(from, "<>")); sender != "" {
+		if ok, wait := s.b.perSender.allow(addressKey(sender)); !ok {
+			s.b.log.Info("inbound mail deferred", "limit", "per sender", "client", s.client)
+			return tryLater("Too many messages from this sender", wait)
+		}
+	}
+	s.env = Envelope{HasEnvelope: true, MailFrom: from}
 	return nil
 }
 
@@ -93,15 +146,138 @@ func (s *session) Data(r io.Reader) error {
 	if int64(len(raw)) > s.b.cfg.MaxBytes {
 		return smtp.ErrDataTooLarge
 	}
+	from := addressKey(ReplyFrom(raw))
+	if wait := s.b.perFrom.wait(from); wait > 0 {
+		s.b.log.Info("inbound mail deferred", "limit", "per From address", "client", s.client)
+		return tryLater("Too many replies from this address", wait)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err = s.b.handle(ctx, raw, s.env)
 	switch {
 	case err == nil:
+		s.b.perFrom.allow(from)
+		return nil
+	case errors.Is(err, ErrNoEffect):
 		return nil
 	case errors.Is(err, ErrMalformedMail):
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message could not be read"}
 	}
 	s.b.log.Error("inbound mail could not be handled, asked the sender to retry", "err", err)
 	return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure, try again later"}
+}
+
+// ReplyFrom is the From address of a raw message as ParseReply reads it
+// (lower-cased, no display name), or "" when it has none. It reads the
+// header only: for limits that key on the sender before the message is
+// handled.
+func ReplyFrom(raw []byte) string {
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return ""
+	}
+	return inboundFirstAddress(msg.Header.Get("From"))
+}
+
+// addressKey keys a limit by a hash of addr, so that the limiters hold
+// no addresses; "" stays "", which no limit counts.
+func addressKey(addr string) string {
+	if addr == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(addr))
+	return hex.EncodeToString(sum[:8])
+}
+
+// tryLater is the transient refusal of a message over a limit.
+func tryLater(why string, wait time.Duration) error {
+	secs := max(int(math.Ceil(wait.Seconds())), 1)
+	return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1},
+		Message: why + "; try again in " + strconv.Itoa(secs) + " seconds"}
+}
+
+// clientKey is the client's IP address; IPv6 clients are grouped by
+// /64, the block one site usually holds.
+func clientKey(addr net.Addr) string {
+	ap, err := netip.ParseAddrPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	a := ap.Addr().Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}
+
+// limiter is a keyed GCRA rate limiter, like the web app's: each key
+// may use burst messages at once and then one per every. Keys whose
+// allowance has fully recovered are forgotten, so memory stays bounded
+// by the recently active senders. A nil limiter allows everything.
+type limiter struct {
+	mu     sync.Mutex
+	every  time.Duration
+	burst  int
+	tat    map[string]time.Time // theoretical arrival time per key
+	now    func() time.Time
+	sweeps time.Time
+}
+
+func newLimiter(l Limit, now func() time.Time) *limiter {
+	if l.Burst < 1 || l.Every <= 0 {
+		return nil
+	}
+	return &limiter{every: l.Every, burst: l.Burst, tat: map[string]time.Time{}, now: now}
+}
+
+// allow takes one message for key, or answers how long to wait.
+func (l *limiter) allow(key string) (bool, time.Duration) {
+	if l == nil || key == "" {
+		return true, 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	l.sweep(now)
+	if wait := l.late(key, now); wait > 0 {
+		return false, wait
+	}
+	tat := l.tat[key]
+	if tat.Before(now) {
+		tat = now
+	}
+	l.tat[key] = tat.Add(l.every)
+	return true, 0
+}
+
+// wait answers how long key must wait, taking nothing.
+func (l *limiter) wait(key string) time.Duration {
+	if l == nil || key == "" {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.late(key, l.now())
+}
+
+// late is how far key is past its allowance at now; 0 while it has one.
+func (l *limiter) late(key string, now time.Time) time.Duration {
+	tat := l.tat[key]
+	if !tat.After(now) {
+		return 0
+	}
+	return max(tat.Sub(now)-time.Duration(l.burst-1)*l.every, 0)
+}
+
+func (l *limiter) sweep(now time.Time) {
+	if now.Sub(l.sweeps) < time.Minute && len(l.tat) < 100_000 {
+		return
+	}
+	l.sweeps = now
+	for k, t := range l.tat {
+		if t.Before(now) {
+			delete(l.tat, k)
+		}
+	}
 }

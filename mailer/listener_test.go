@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"rightsportal/mailer"
 )
@@ -51,9 +52,16 @@ func (r *replies) count() int {
 // startListener runs the inbound listener on a free loopback port.
 func startListener(t *testing.T, maxBytes int64) (string, *replies) {
 	t.Helper()
+	return startListenerWith(t, mailer.ListenerConfig{MaxBytes: maxBytes})
+}
+
+// startListenerWith runs the listener with cfg, for our reply address
+// privacy@example.org.
+func startListenerWith(t *testing.T, cfg mailer.ListenerConfig) (string, *replies) {
+	t.Helper()
 	rec := &replies{}
-	srv := mailer.NewListener(mailer.ListenerConfig{Domain: "example.org", LocalPart: "privacy", MaxBytes: maxBytes},
-		rec.handle, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg.Domain, cfg.LocalPart = "example.org", "privacy"
+	srv := mailer.NewListener(cfg, rec.handle, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +82,19 @@ const replyMsg = "From: Jane Doe <jane@example.com>\r\n" +
 // code of the first refusal (0 when accepted).
 func deliver(t *testing.T, addr, rcpt, body string) int {
 	t.Helper()
-	c, err := smtp.Dial(addr)
+	return deliverAs(t, addr, "127.0.0.1", "jane@example.com", rcpt, body)
+}
+
+// deliverAs is deliver from the loopback address client (any of
+// 127.0.0.0/8) with the envelope sender mailFrom.
+func deliverAs(t *testing.T, addr, client, mailFrom, rcpt, body string) int {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(client)}}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := smtp.NewClient(conn, "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +109,7 @@ func deliver(t *testing.T, addr, rcpt, body string) int {
 		}
 		return te.Code
 	}
-	if code := step(c.Mail("jane@example.com")); code != 0 {
+	if code := step(c.Mail(mailFrom)); code != 0 {
 		return code
 	}
 	if code := step(c.Rcpt(rcpt)); code != 0 {
@@ -181,5 +201,113 @@ func TestListenerTooLarge(t *testing.T) {
 	// A message under the limit still goes through on a new connection.
 	if code := deliver(t, addr, "privacy+tok123@example.org", replyMsg); code != 0 {
 		t.Errorf("small mail after a large one: %d", code)
+	}
+}
+
+// clock is a settable time for the listener's limits.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// fromAddr is replyMsg from another author.
+func fromAddr(addr string) string {
+	return strings.Replace(replyMsg, "jane@example.com", addr, 1)
+}
+
+// TestListenerLimitPerIP protects the per-client limit: past the burst
+// a client is told 450 (try later, so its server keeps the mail) and
+// nothing reaches the handler, another client still passes, and time
+// restores the allowance.
+func TestListenerLimitPerIP(t *testing.T) {
+	clk := &clock{now: time.Unix(1_750_000_000, 0)}
+	addr, rec := startListenerWith(t, mailer.ListenerConfig{MaxBytes: 1 << 20, Now: clk.Now,
+		PerIP: mailer.Limit{Burst: 3, Every: time.Hour}})
+	for i := range 3 {
+		sender := fmt.Sprintf("sender%d@example.com", i)
+		if code := deliverAs(t, addr, "127.0.0.1", sender, "privacy+tok123@example.org", replyMsg); code != 0 {
+			t.Fatalf("message %d refused with %d", i, code)
+		}
+	}
+	if code := deliverAs(t, addr, "127.0.0.1", "sender9@example.com", "privacy+tok123@example.org", replyMsg); code != 450 {
+		t.Errorf("over the limit: %d, want 450", code)
+	}
+	if rec.count() != 3 {
+		t.Errorf("handler called %d times, want 3", rec.count())
+	}
+	if code := deliverAs(t, addr, "127.0.0.2", "sender9@example.com", "privacy+tok123@example.org", replyMsg); code != 0 {
+		t.Errorf("another client: %d", code)
+	}
+	clk.advance(time.Hour + time.Second)
+	if code := deliverAs(t, addr, "127.0.0.1", "sender9@example.com", "privacy+tok123@example.org", replyMsg); code != 0 {
+		t.Errorf("after an hour: %d", code)
+	}
+}
+
+// TestListenerLimitPerSender protects the per-envelope-sender limit: one
+// sender is held back from any client, others pass, and the null sender
+// (every server's bounces) is left to the per-client limit.
+func TestListenerLimitPerSender(t *testing.T) {
+	addr, rec := startListenerWith(t, mailer.ListenerConfig{MaxBytes: 1 << 20,
+		PerSender: mailer.Limit{Burst: 2, Every: time.Hour}})
+	for i, client := range []string{"127.0.0.1", "127.0.0.2"} {
+		if code := deliverAs(t, addr, client, "jane@example.com", "privacy+tok123@example.org", replyMsg); code != 0 {
+			t.Fatalf("message %d refused with %d", i, code)
+		}
+	}
+	if code := deliverAs(t, addr, "127.0.0.3", "Jane@Example.com", "privacy+tok123@example.org", replyMsg); code != 450 {
+		t.Errorf("same sender over the limit: %d, want 450", code)
+	}
+	if code := deliverAs(t, addr, "127.0.0.1", "joe@example.com", "privacy+tok123@example.org", replyMsg); code != 0 {
+		t.Errorf("another sender: %d", code)
+	}
+	for i := range 3 {
+		if code := deliverAs(t, addr, "127.0.0.1", "", "privacy+tok123@example.org", replyMsg); code != 0 {
+			t.Errorf("null sender %d: %d", i, code)
+		}
+	}
+	if rec.count() != 6 {
+		t.Errorf("handler called %d times, want 6", rec.count())
+	}
+}
+
+// TestListenerLimitPerFrom protects the per-address verification limit
+// over SMTP: replies that changed nothing (ErrNoEffect) are accepted and
+// not counted, so forged From headers cannot lock an address out; past
+// the replies that acted, the next from that address is told 450 and
+// never handled, while another address passes.
+func TestListenerLimitPerFrom(t *testing.T) {
+	addr, rec := startListenerWith(t, mailer.ListenerConfig{MaxBytes: 1 << 20,
+		PerFrom: mailer.Limit{Burst: 1, Every: time.Hour}})
+	rec.setErr(fmt.Errorf("unmatched: %w", mailer.ErrNoEffect))
+	for i := range 3 {
+		if code := deliver(t, addr, "privacy+tok123@example.org", replyMsg); code != 0 {
+			t.Fatalf("reply %d that changed nothing: %d", i, code)
+		}
+	}
+	rec.setErr(nil)
+	if code := deliver(t, addr, "privacy+tok123@example.org", replyMsg); code != 0 {
+		t.Fatalf("reply that acted: %d", code)
+	}
+	if code := deliver(t, addr, "privacy+tok123@example.org", fromAddr("JANE@example.com")); code != 450 {
+		t.Errorf("next reply from the same address: %d, want 450", code)
+	}
+	if rec.count() != 4 {
+		t.Errorf("handler called %d times, want 4", rec.count())
+	}
+	if code := deliver(t, addr, "privacy+tok123@example.org", fromAddr("joe@example.com")); code != 0 {
+		t.Errorf("another address: %d", code)
 	}
 }

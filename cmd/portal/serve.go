@@ -11,10 +11,12 @@ import (
 	"net/http"
 	"time"
 
+	"rightsportal/config"
 	"rightsportal/handlers"
 	"rightsportal/jobs"
 	"rightsportal/mailer"
 	"rightsportal/observe"
+	"rightsportal/service"
 )
 
 // serve runs the portal until ctx ends, then shuts down in order: stop
@@ -150,8 +152,11 @@ func (a *app) startMetrics(m *observe.Metrics, errc chan<- error) (*http.Server,
 }
 
 // startInbound starts the inbound SMTP listener when an address is set.
+// Its limits are ratelimit.inbound_smtp_per_ip and _per_sender, and
+// verify_per_email per From address; the listener keeps its own count of
+// the last, apart from the web app's.
 func (a *app) startInbound(errc chan<- error) (interface{ Shutdown(context.Context) error }, error) {
-	m := a.cfg.Mail
+	m, rl := a.cfg.Mail, a.cfg.RateLimit
 	if m.Inbound.Addr == "" {
 		return nil, nil
 	}
@@ -159,10 +164,18 @@ func (a *app) startInbound(errc chan<- error) (interface{ Shutdown(context.Conte
 	if err != nil {
 		return nil, fmt.Errorf("inbound smtp: listen on %s: %w", m.Inbound.Addr, err)
 	}
-	srv := mailer.NewListener(mailer.ListenerConfig{Addr: m.Inbound.Addr, Domain: m.ReplyDomain,
-		LocalPart: m.ReplyLocal, MaxBytes: m.Inbound.MaxBytes},
+	lc := mailer.ListenerConfig{Addr: m.Inbound.Addr, Domain: m.ReplyDomain, LocalPart: m.ReplyLocal,
+		MaxBytes: m.Inbound.MaxBytes}
+	if rl.Enabled {
+		limit := func(l config.Limit) mailer.Limit { return mailer.Limit{Burst: l.Burst, Every: l.Every.D()} }
+		lc.PerIP, lc.PerSender, lc.PerFrom = limit(rl.InboundSMTPPerIP), limit(rl.InboundSMTPPerSender), limit(rl.VerifyPerEmail)
+	}
+	srv := mailer.NewListener(lc,
 		func(ctx context.Context, raw []byte, env mailer.Envelope) error {
-			_, err := a.svc.HandleReply(ctx, raw, env)
+			res, err := a.svc.HandleReply(ctx, raw, env)
+			if err == nil && res.Outcome != service.InboundVerified && res.Outcome != service.InboundAnswered {
+				return mailer.ErrNoEffect // not counted against the From address
+			}
 			return err
 		}, a.log.With("component", "inbound"))
 	go func() {
