@@ -169,16 +169,20 @@ func (h *Handler) apiListRequests(c *gin.Context) {
 func (h *Handler) parseFilter(c *gin.Context) (models.Filter, error) {
 	f := models.Filter{Now: h.now(), Limit: 50, Cursor: c.Query("cursor"), Query: c.Query("q")}
 	errs := map[string]string{}
-	if s := c.Query("status"); s != "" {
+	switch s := c.Query("status"); s {
+	case "open":
+		// The work to do: confirmed and not closed.
+		f.Statuses = models.OpenStatuses()
+	case "all", "":
+		// Unconfirmed and expired requests are not work yet (or any more).
+		f.Statuses = models.QueueStatuses()
+	default:
 		for _, st := range strings.Split(s, ",") {
 			if !workflow.State(strings.TrimSpace(st)).Valid() {
 				errs["status"] = "unknown status " + strconv.Quote(st)
 			}
 			f.Statuses = append(f.Statuses, strings.TrimSpace(st))
 		}
-	} else {
-		// Unconfirmed and expired requests are not work yet (or any more).
-		f.Statuses = models.QueueStatuses()
 	}
 	if t := c.Query("type"); t != "" {
 		if !workflow.RequestType(t).Valid() {

@@ -31,6 +31,13 @@ type statusCount struct {
 // showQueue is the staff queue: filters, counts per status, rows ordered
 // by due date with days left, and keyset pages.
 func (h *Handler) showQueue(c *gin.Context) {
+	// The page opens on the work to do; closed requests are one choice
+	// away ("all"). The API's default stays open and closed.
+	if !c.Request.URL.Query().Has("status") {
+		q := c.Request.URL.Query()
+		q.Set("status", "open")
+		c.Request.URL.RawQuery = q.Encode()
+	}
 	f, err := h.parseFilter(c)
 	var he *httpError
 	if errors.As(err, &he) && he.Status == http.StatusUnprocessableEntity {
