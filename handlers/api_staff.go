@@ -65,6 +65,18 @@ type requestView struct {
 	Events       []eventView      `json:"events,omitempty"`
 	Tasks        []taskView       `json:"tasks,omitempty"`
 	Package      *packageView     `json:"package,omitempty"`
+	// Notes are the internal notes (one request's view only); never
+	// shown to the subject.
+	Notes []noteView `json:"notes,omitempty"`
+}
+
+// noteView is an internal note in the staff API, as POST …/notes
+// answers it.
+type noteView struct {
+	ID        int64     `json:"id"`
+	Author    string    `json:"author"`
+	Body      string    `json:"body"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // packageView is the download package as staff see it.
@@ -275,6 +287,15 @@ func (h *Handler) apiGetRequest(c *gin.Context) {
 	if p, err := h.store.PackageOf(c.Request.Context(), r.ID); err == nil {
 		v.Package = &packageView{Size: p.Size, BuiltAt: p.BuiltAt, ReleasedAt: p.ReleasedAt, ExpiresAt: p.ExpiresAt,
 			Downloads: p.Downloads, LastDownloadAt: p.LastDownloadAt}
+	}
+	notes, err := h.store.Notes(c.Request.Context(), r.ID)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	v.Notes = []noteView{}
+	for _, n := range notes {
+		v.Notes = append(v.Notes, noteView{ID: n.ID, Author: names.name(n.StaffID), Body: n.Body, CreatedAt: n.CreatedAt})
 	}
 	c.JSON(http.StatusOK, v)
 }

@@ -516,6 +516,14 @@ func TestTransitionNotes(t *testing.T) {
 	if err != nil || len(notes) != 1 {
 		t.Fatalf("notes stored: %v %v", notes, err)
 	}
+	// The staff API reads them back with the request.
+	got, _ := trGet(t, a, ann, id)["notes"].([]any)
+	if len(got) != 1 {
+		t.Fatalf("notes in GET /api/v1/requests/{id}: %v", got)
+	}
+	if n := got[0].(map[string]any); n["body"] != "Called the subject; identity fine." || n["author"] != "ann@example.org" || n["created_at"] == nil {
+		t.Fatalf("note as read back: %v", n)
+	}
 }
 
 // trPost is act for goroutines: no t.Fatal off the test goroutine.
