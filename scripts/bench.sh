@@ -85,7 +85,6 @@ queue_runs() { # $1 db name, $2 label
   echo "correct horse battery staple" | env $(penv "$name") "$WORK/portal" staff add --email bench@example.org --name Bench --role admin >/dev/null 2>&1 || true
   local tok=$(env $(penv "$name") "$WORK/portal" token create --email bench@example.org 2>/dev/null)
   SERVE_ARGS="serve -workers=false" start_portal "$name"
-  R[startup_$label]=$STARTUP_MS
   local api="http://127.0.0.1:$PORT/api/v1/requests?status=in_review&limit=50"
   # a cursor about 90% into the in-review list
   local cur="" total=$(sqlite3_count "$name") pages=0
@@ -106,6 +105,17 @@ queue_runs() { # $1 db name, $2 label
   R[api_tp_$label]=$(wrkrun -c16 -d$DUR -H "Authorization: Bearer $tok" "$api")
   R[page_tp_$label]=$(wrkrun -c16 -d$DUR -H "Cookie: portal_session=$cookie" "http://127.0.0.1:$PORT/staff?status=in_review")
   R[intake_$label]=$(wrkrun -c16 -d$DUR -s "$WORK/post.lua" "http://127.0.0.1:$PORT")
+  R[rss_web_$label]=$(rss_mb $PID)
+  stop $PID
+  # Start-up and peak memory as an operator runs it: with the workers,
+  # whose scheduled sweep and retention walk the whole table at start,
+  # sending the mail of a burst of intake while staff page the queue.
+  start_portal "$name"
+  R[startup_$label]=$STARTUP_MS
+  wrkrun -c16 -d$DUR -s "$WORK/post.lua" "http://127.0.0.1:$PORT" >/dev/null &
+  local wpid=$!
+  wrkrun -c4 -d$DUR -H "Cookie: portal_session=$cookie" "http://127.0.0.1:$PORT/staff?status=in_review" >/dev/null
+  wait $wpid
   R[rss_$label]=$(rss_mb $PID)
   stop $PID
 }
@@ -115,6 +125,11 @@ sqlite3_count() { echo $(( $(cat "$WORK/$1.count") * 14 / 100 )); }
 for size in $SMALL $BIG; do
   name=q$size
   echo "== seed $size" >&2
+  # Staff first, so that the seeded requests are spread over assignees.
+  for who in bench r1 r2 r3 r4; do
+    role=reviewer; [ $who = bench ] && role=admin
+    echo "correct horse battery staple" | env $(penv "$name") "$WORK/portal" staff add --email $who@example.org --name $who --role $role >/dev/null 2>&1 || true
+  done
   t0=$(date +%s)
   env $(penv "$name") "$WORK/portal" seed --requests "$size" >/dev/null 2>&1
   R[seed_$size]=$(( $(date +%s) - t0 ))
@@ -210,12 +225,15 @@ $MAILB
 |---|---|---|
 | intake ≥ 60% of the raw floor (16 / 64 clients) | $(ratio intake16 floor16) / $(ratio intake64 floor64) | $(meets $(lower $(ratio intake16 floor16 | tr -d %) $(ratio intake64 floor64 | tr -d %)) ge 60) |
 | queue p99 < 25 ms at $BIG (API / page, 4 clients) | $(f api_first_$BIG 3) / $(f page_first_$BIG 3) | $(meets $(higher $(ms $(f api_first_$BIG 3)) $(ms $(f page_first_$BIG 3))) lt 25) |
-| deep page within 1.5× the first at $BIG (p99, API / page) | $(x $(ms $(f api_deep_$BIG 3)) $(ms $(f api_first_$BIG 3))) / $(x $(ms $(f page_deep_$BIG 3)) $(ms $(f page_first_$BIG 3))) | $(meets $(x100 $(ms $(f page_deep_$BIG 3)) $(ms $(f page_first_$BIG 3))) le 150) |
-| $BIG requests change intake latency by < 30% (p50) | $(pct $(ms $(f intake_$BIG 2)) $(ms $(f intake16 2))) | $(meets $(abspct $(ms $(f intake_$BIG 2)) $(ms $(f intake16 2))) lt 30) |
+| deep page within 1.5× the first at $BIG (p99, API / page) | $(x $(ms $(f api_deep_$BIG 3)) $(ms $(f api_first_$BIG 3))) / $(x $(ms $(f page_deep_$BIG 3)) $(ms $(f page_first_$BIG 3))) | $(meets $(higher $(x100 $(ms $(f api_deep_$BIG 3)) $(ms $(f api_first_$BIG 3))) $(x100 $(ms $(f page_deep_$BIG 3)) $(ms $(f page_first_$BIG 3)))) le 150) |
+| $BIG requests change intake latency by < 30% (p50 / p99) | $(pct $(ms $(f intake_$BIG 2)) $(ms $(f intake16 2))) / $(pct $(ms $(f intake_$BIG 3)) $(ms $(f intake16 3))) | $(meets $(higher $(abspct $(ms $(f intake_$BIG 2)) $(ms $(f intake16 2))) $(abspct $(ms $(f intake_$BIG 3)) $(ms $(f intake16 3)))) lt 30) |
 | peak RSS < 150 MB | ${R[rss_$BIG]} MB | $(meets ${R[rss_$BIG]} lt 150) |
 
 Intake figures vary by about ±5% from run to run on this shared machine
-(two cores, wrk on the same machine); the other figures less.
+(two cores, wrk on the same machine); the other figures less. The queue
+target is judged at 4 clients, a team working at once; at 16 clients the
+two cores are saturated and p99 is mostly time in line (the throughput
+table above: API $(f api_tp_$BIG 3), page $(f page_tp_$BIG 3) at $BIG).
 
 ## What makes these numbers
 
@@ -242,7 +260,11 @@ head, mail, status count, job) instead of one.
 
 ## Memory and start-up at $BIG requests
 
-Peak RSS (VmHWM) after the queue and intake runs: $(echo ${R[rss_$BIG]}) MB ($SMALL requests: $(echo ${R[rss_$SMALL]}) MB).
+Both with the workers running (\`portal serve\`): the scheduled sweep and
+retention run at start over every request, and the peak is taken after 16
+clients filing requests (their mail sent meanwhile) while 4 page the queue.
+Peak RSS (VmHWM): $(echo ${R[rss_$BIG]}) MB ($SMALL requests: $(echo ${R[rss_$SMALL]}) MB; the web-only
+instance after the runs above: ${R[rss_web_$BIG]} MB).
 Start-up to a ready \`/readyz\` (migrations included): ${R[startup_$BIG]} ms ($SMALL: ${R[startup_$SMALL]} ms).
 Seeding $BIG requests with \`portal seed --requests $BIG\`: ${R[seed_$BIG]} s.
 MD

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"database/sql"
+	"strings"
+	"testing"
+
+	_ "github.com/mattn/go-sqlite3"
+)
+
+// TestSeedCommand: `portal seed --requests N` adds N requests spread over
+// every type, jurisdiction and many states, assigns open ones to the
+// staff there are, keeps the counts per status right, and draws its
+// progress bar; a database it seeded still verifies.
+func TestSeedCommand(t *testing.T) {
+	e := newTestEnv(t)
+	for _, who := range []string{"ann", "bob"} {
+		if _, _, err := e.run(t, "correct horse battery staple\n", "staff", "add", "--email", who+"@example.org", "--name", who, "--role", "reviewer"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := e.run(t, "", "seed", "--requests", "0"); err == nil {
+		t.Fatal("--requests 0 accepted")
+	}
+	out, stderr, err := e.run(t, "", "seed", "--requests", "1200")
+	if err != nil || !strings.Contains(out, "added 1200 requests") || !strings.Contains(stderr, "100% 1200/1200") {
+		t.Fatalf("seed: %v\n%s\n%s", err, out, stderr)
+	}
+	db, err := sql.Open("sqlite3", "file:"+e["PORTAL_DATABASE_DSN"]+"?_busy_timeout=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	count := func(q string) int {
+		t.Helper()
+		var n int
+		if err := db.QueryRow(q).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return n
+	}
+	for q, atLeast := range map[string]int{
+		"SELECT COUNT(*) FROM requests":                                 1200,
+		"SELECT COUNT(DISTINCT type) FROM requests":                     7,
+		"SELECT COUNT(DISTINCT jurisdiction) FROM requests":             7,
+		"SELECT COUNT(DISTINCT status) FROM requests":                   9,
+		"SELECT COUNT(DISTINCT assignee_id) FROM requests":              2,
+		"SELECT COUNT(*) FROM requests WHERE status = 'in_review'":      100,
+		"SELECT COUNT(*) FROM requests WHERE closed_at IS NOT NULL":     500,
+		"SELECT COUNT(DISTINCT substr(created_at, 1, 7)) FROM requests": 12,
+	} {
+		if n := count(q); n < atLeast {
+			t.Errorf("%s = %d, want at least %d", q, n, atLeast)
+		}
+	}
+	if n := count("SELECT COUNT(*) FROM requests WHERE assignee_id IS NOT NULL AND status IN ('unverified', 'verified', 'expired')"); n != 0 {
+		t.Errorf("%d unconfirmed or unreviewed requests have an assignee", n)
+	}
+	if n := count(`SELECT COUNT(*) FROM (SELECT status, COUNT(*) AS n FROM requests GROUP BY status) r
+		LEFT JOIN status_counts c ON c.status = r.status WHERE c.n IS NULL OR c.n <> r.n`); n != 0 {
+		t.Errorf("%d statuses with a wrong kept count", n)
+	}
+	if out, _, err := e.run(t, "", "audit", "verify"); err != nil {
+		t.Fatalf("audit verify after seeding: %v\n%s", err, out)
+	}
+}
