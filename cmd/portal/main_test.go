@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -20,16 +22,58 @@ import (
 // with every path in a temporary folder and a free HTTP port.
 type testEnv map[string]string
 
+// With PORTAL_TEST_POSTGRES_DSN set (.ci/run's second pass) the database
+// is a fresh PostgreSQL one instead, so the commands, the crash and the
+// burst tests run on both.
 func newTestEnv(t *testing.T) testEnv {
 	dir := t.TempDir()
-	return testEnv{
+	e := testEnv{
 		"PORTAL_CONFIG":            filepath.Join(apptest.RepoRoot(t), "config.yaml"),
+		"PORTAL_DATABASE_DRIVER":   "sqlite",
 		"PORTAL_DATABASE_DSN":      filepath.Join(dir, "portal.db"),
 		"PORTAL_MAIL_DIR":          filepath.Join(dir, "mail"),
 		"PORTAL_SECRET_KEY_FILE":   filepath.Join(dir, "secret.key"),
 		"PORTAL_HTTP_ADDR":         "127.0.0.1:" + freePort(t),
 		"PORTAL_RATELIMIT_ENABLED": "false",
 	}
+	if base := os.Getenv("PORTAL_TEST_POSTGRES_DSN"); base != "" {
+		e["PORTAL_DATABASE_DRIVER"], e["PORTAL_DATABASE_DSN"] = "postgres", apptest.FreshPostgres(t, base)
+	}
+	return e
+}
+
+// db opens the environment's database for a test to read or tamper with;
+// write queries with ? placeholders and pass them through e.sql.
+func (e testEnv) db(t *testing.T) *sql.DB {
+	t.Helper()
+	driver, dsn := "sqlite3", "file:"+e["PORTAL_DATABASE_DSN"]+"?_busy_timeout=10000"
+	if e["PORTAL_DATABASE_DRIVER"] == "postgres" {
+		driver, dsn = "pgx", e["PORTAL_DATABASE_DSN"]
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// sql numbers the ? placeholders of query ($1, $2, …) on PostgreSQL.
+func (e testEnv) sql(query string) string {
+	if e["PORTAL_DATABASE_DRIVER"] != "postgres" {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func (e testEnv) lookup(k string) (string, bool) { v, ok := e[k]; return v, ok }
@@ -181,7 +225,7 @@ func TestUnknownCommand(t *testing.T) {
 // a new empty database.
 func TestInspectingCommandsNeedADatabase(t *testing.T) {
 	e := newTestEnv(t)
-	e["PORTAL_DATABASE_DSN"] = filepath.Join(t.TempDir(), "typo.db")
+	e["PORTAL_DATABASE_DRIVER"], e["PORTAL_DATABASE_DSN"] = "sqlite", filepath.Join(t.TempDir(), "typo.db")
 	for _, args := range [][]string{{"audit", "verify"}, {"purge", "--dry-run"}, {"token", "create", "--email", "a@example.org"}} {
 		if _, _, err := e.run(t, "", args...); err == nil || !strings.Contains(err.Error(), "typo.db") {
 			t.Errorf("%v on a missing database: %v", args, err)

@@ -14,7 +14,7 @@ import (
 // purgeStore opens the test environment's database directly.
 func purgeStore(t *testing.T, e testEnv) *models.Store {
 	t.Helper()
-	st, err := models.Open(context.Background(), models.Options{Driver: "sqlite", DSN: e["PORTAL_DATABASE_DSN"], MustExist: true})
+	st, err := models.Open(context.Background(), models.Options{Driver: e["PORTAL_DATABASE_DRIVER"], DSN: e["PORTAL_DATABASE_DSN"], MustExist: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestPurgeCommand(t *testing.T) {
 // nothing.
 func TestPurgeNeedsADatabase(t *testing.T) {
 	e := newTestEnv(t)
-	e["PORTAL_DATABASE_DSN"] = filepath.Join(t.TempDir(), "missing.db")
+	e["PORTAL_DATABASE_DRIVER"], e["PORTAL_DATABASE_DSN"] = "sqlite", filepath.Join(t.TempDir(), "missing.db")
 	for _, args := range [][]string{{"purge", "--dry-run"}, {"purge"}} {
 		out, _, err := e.run(t, "", args...)
 		if err == nil || !strings.Contains(err.Error(), "missing.db") {

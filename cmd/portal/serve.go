@@ -64,18 +64,19 @@ func serve(ctx context.Context, path string, args []string, getenv env, stderr i
 		}
 	}
 	errc := make(chan error, 3)
+	// Metrics first: when /readyz answers, every listener is up.
+	msrv, err := a.startMetrics(metrics, errc)
+	if err != nil {
+		ln.Close()
+		jobs.Stop(context.Background())
+		return err
+	}
 	go func() { errc <- srv.Serve(ln) }()
 	inbound, err := a.startInbound(errc)
 	if err != nil {
 		srv.Close()
-		jobs.Stop(context.Background())
-		return err
-	}
-	msrv, err := a.startMetrics(metrics, errc)
-	if err != nil {
-		srv.Close()
-		if inbound != nil {
-			inbound.Shutdown(context.Background())
+		if msrv != nil {
+			msrv.Close()
 		}
 		jobs.Stop(context.Background())
 		return err
