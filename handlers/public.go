@@ -251,6 +251,32 @@ func (h *Handler) confirmVerify(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/verified?ref="+url.QueryEscape(req.Reference))
 }
 
+// cancelVerify withdraws an unconfirmed request from its verification
+// link's page.
+func (h *Handler) cancelVerify(c *gin.Context) {
+	limitBody(c, 4<<10)
+	var f verifyForm
+	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
+		h.fail(c, formError(err))
+		return
+	}
+	if !h.takeVerifyEmail(c, f.Token) {
+		return
+	}
+	req, err := h.svc.CancelUnverified(c.Request.Context(), f.Token)
+	if err != nil {
+		he := asHTTPError(err)
+		if he.Status >= 500 {
+			h.fail(c, err)
+			return
+		}
+		msg, title := verifyProblem(err)
+		h.pages.render(c, he.Status, "verify", "Confirm your request", map[string]any{"Problem": msg, "ProblemTitle": title})
+		return
+	}
+	h.pages.render(c, http.StatusOK, "verify", "Request withdrawn", map[string]any{"Cancelled": req.Reference})
+}
+
 // showVerified shows the reference and due date of a confirmed request.
 // It reveals nothing personal: the type and a date, to whoever holds the
 // unguessable reference.

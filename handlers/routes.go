@@ -28,6 +28,7 @@ func (h *Handler) routes(r *gin.Engine) {
 	r.GET("/request/sent", h.showSent)
 	r.GET("/verify", h.limitVerify, h.showVerify)
 	r.POST("/verify", h.limitVerify, h.confirmVerify)
+	r.POST("/verify/cancel", h.limitVerify, h.cancelVerify)
 	r.GET("/verified", h.limitVerify, h.showVerified)
 
 	// Public API.

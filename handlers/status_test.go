@@ -392,3 +392,49 @@ func TestStatusLinksRevoked(t *testing.T) {
 		t.Fatalf("%d revocation events, want 1 (the refused tries wrote none)", n)
 	}
 }
+
+// TestCancelUnverified protects the unverified → withdrawn row of SPEC
+// §3 from the outside: the verification link's page offers to withdraw,
+// withdrawing closes the request with an audited event and a mail, and
+// the link can then neither confirm nor withdraw again.
+func TestCancelUnverified(t *testing.T) {
+	a := apptest.New(t, apptest.Options{})
+	ann := a.StaffToken("ann@example.org", "reviewer")
+	email := trEmail("sp-cancel")
+	id, ref := a.Submit(map[string]any{"type": "erasure", "email": email, "full_name": "Not Me"})
+	token := apptest.TokenFromLink(t, a.MailWithSubject(email, "Please confirm").Link(t, "/verify?token="))
+	code, page := spGet(t, a, "/verify?token="+token)
+	if code != http.StatusOK {
+		t.Fatalf("verify page: %d", code)
+	}
+	spWant(t, "verify page", page, `action="/verify/cancel"`, ref)
+
+	resp, body := spPost(t, a, "/verify/cancel", url.Values{"token": {token}})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("cancel: %d\n%s", resp.StatusCode, body)
+	}
+	spWant(t, "cancelled page", body, "Request withdrawn", ref)
+	r := trGet(t, a, ann, id)
+	if r["status"] != "withdrawn" {
+		t.Fatalf("after cancel: %v", r["status"])
+	}
+	if ev := spLastEvent(t, a, ann, id); ev["action"] != "withdraw" || ev["from"] != "unverified" || ev["actor_kind"] != "subject" {
+		t.Fatalf("event: %v", ev)
+	}
+	if m := a.MailWithSubject(email, "withdrawn"); !strings.Contains(m.Text, ref) {
+		t.Fatalf("withdrawal mail:\n%s", m.Text)
+	}
+	resp, body = spPost(t, a, "/verify", url.Values{"token": {token}})
+	if resp.StatusCode < 400 || strings.Contains(body, "Request confirmed") {
+		t.Fatalf("the spent link confirmed a withdrawn request: %d", resp.StatusCode)
+	}
+	if resp, _ := spPost(t, a, "/verify/cancel", url.Values{"token": {token}}); resp.StatusCode < 400 {
+		t.Fatalf("cancel twice: %d", resp.StatusCode)
+	}
+	if resp, _ := spPost(t, a, "/verify/cancel", url.Values{"token": {"not a token"}}); resp.StatusCode < 400 || resp.StatusCode >= 500 {
+		t.Fatalf("a malformed token: %d", resp.StatusCode)
+	}
+	if got := trGet(t, a, ann, id)["status"]; got != "withdrawn" {
+		t.Fatalf("status moved on: %v", got)
+	}
+}

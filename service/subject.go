@@ -108,6 +108,36 @@ func (s *Service) Withdraw(ctx context.Context, token string) (*models.Request, 
 	return s.store.Apply(ctx, now, ch)
 }
 
+// CancelUnverified withdraws a request that was never confirmed, from
+// the verification link's page ("I did not make this request", or a
+// change of mind): the unverified → withdrawn row of SPEC §3, which the
+// status page cannot reach because its link comes only after
+// confirmation. The link's token is spent and the reply token revoked, so
+// the request can no longer be confirmed; the subject is told.
+func (s *Service) CancelUnverified(ctx context.Context, token string) (*models.Request, error) {
+	tok, req, err := s.verifyToken(ctx, token, models.TokenVerifyLink)
+	if err != nil {
+		return nil, err
+	}
+	now := models.Now(s.now())
+	out, err := workflow.Decide(s.snapshot(req), workflow.Input{Action: workflow.ActionWithdraw,
+		Actor: workflow.Actor{Kind: workflow.ActorSubject}, Now: now})
+	if err != nil || out.From != workflow.StateUnverified {
+		return nil, ErrTokenSpent
+	}
+	ch := models.Change{RequestID: req.ID, Version: req.Version,
+		Set:          s.stateSet(req, out, now),
+		UseTokens:    []string{tok.Hash},
+		RevokeTokens: []string{models.TokenVerifyLink, models.TokenVerifyReply},
+		Event: &models.Event{Action: string(workflow.ActionWithdraw), FromState: string(out.From),
+			ToState: string(out.To), ActorKind: string(workflow.ActorSubject), Reason: "from the verification link"},
+	}
+	if err := s.addSubjectMail(&ch, req, "withdrawal", map[string]any{}, false); err != nil {
+		return nil, err
+	}
+	return s.store.Apply(ctx, now, ch)
+}
+
 // notifyAssignee tells the staff member holding the request, if any.
 func (s *Service) notifyAssignee(ctx context.Context, req *models.Request, ch *models.Change, kind string) error {
 	if req.AssigneeID == nil {
