@@ -1193,6 +1193,13 @@ func TestFulfilmentStaffFilesAndPurge(t *testing.T) {
 		t.Fatalf("remove notes.txt: %d\n%s", resp.StatusCode, body)
 	}
 	fulRebuilt(a, ann, id, built)
+	// Both steps are on the timeline, with the file's name and who.
+	for action, name := range map[string]string{"add_file": "contract.pdf", "remove_file": "notes.txt"} {
+		if n := fulPortalCount(t, a, "SELECT COUNT(*) FROM audit_events WHERE request_id = ? AND action = ? AND reason LIKE ? AND actor_id <> ''",
+			id, action, name+"%"); n != 1 {
+			t.Errorf("%s of %s audited %d times, want 1", action, name, n)
+		}
+	}
 	fulAct(a, ann, id, "complete", map[string]any{"message": "Your data and your contract."})
 	token := fulStatusToken(t, a.MailWithSubject(fulJane, "is complete"))
 	resp, zipped := fulDownload(a, token, fulNewCode(a, token, 1))

@@ -80,28 +80,48 @@ func (s *Store) PackageFiles(ctx context.Context, requestID string) ([]PackageFi
 	return out, err
 }
 
-// AddPackageFile records an added file.
-func (s *Store) AddPackageFile(ctx context.Context, f *PackageFile) error {
-	f.CreatedAt = Now(time.Now())
-	return s.w.WithContext(ctx).Create(f).Error
+// PackageFileOf is one added file of a request.
+func (s *Store) PackageFileOf(ctx context.Context, requestID string, id int64) (*PackageFile, error) {
+	var f PackageFile
+	if err := s.r.WithContext(ctx).Where("id = ? AND request_id = ?", id, requestID).Take(&f).Error; err != nil {
+		return nil, notFound(err, fmt.Sprintf("file %d", id))
+	}
+	return &f, nil
 }
 
-// RemovePackageFile deletes an added file's record and returns it.
-func (s *Store) RemovePackageFile(ctx context.Context, requestID string, id int64) (*PackageFile, error) {
+// AddPackageFile records an added file and its audit event together.
+func (s *Store) AddPackageFile(ctx context.Context, now time.Time, f *PackageFile, ev *Event) error {
+	f.CreatedAt = Now(now)
+	return s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(f).Error; err != nil {
+			return err
+		}
+		ev.RequestID, ev.CreatedAt = f.RequestID, Now(now)
+		return s.appendEvent(tx, ev)
+	})
+}
+
+// RemovePackageFile deletes an added file's record, with its audit
+// event, and returns it.
+func (s *Store) RemovePackageFile(ctx context.Context, now time.Time, requestID string, id int64, ev *Event) (*PackageFile, error) {
 	var f PackageFile
 	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Where("id = ? AND request_id = ?", id, requestID).Take(&f).Error; err != nil {
 			return notFound(err, fmt.Sprintf("file %d", id))
 		}
-		return tx.Delete(&f).Error
+		if err := tx.Delete(&f).Error; err != nil {
+			return err
+		}
+		ev.RequestID, ev.CreatedAt = requestID, Now(now)
+		return s.appendEvent(tx, ev)
 	})
 	return &f, err
 }
 
 // CreateDownloadCode stores a new code's hash; earlier live codes of the
 // request stop working.
-func (s *Store) CreateDownloadCode(ctx context.Context, c *DownloadCode, mail *Mail) error {
-	now := Now(time.Now())
+func (s *Store) CreateDownloadCode(ctx context.Context, now time.Time, c *DownloadCode, mail *Mail) error {
+	now = Now(now)
 	c.CreatedAt, c.ExpiresAt = now, Now(c.ExpiresAt)
 	return s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Model(&DownloadCode{}).Where("request_id = ? AND used_at IS NULL", c.RequestID).

@@ -152,7 +152,7 @@ func (s *Service) AddPackageFile(ctx context.Context, actor *models.Staff, reque
 		return &ValidationError{Fields: map[string]string{"file": "is not an allowed type (PDF, text, CSV, JSON, PNG or JPEG whose content matches its name)"}}
 	}
 	f := &models.PackageFile{RequestID: req.ID, Name: name, ContentType: ctype, Size: int64(len(data)), AddedBy: actor.ID}
-	if err := s.store.AddPackageFile(ctx, f); err != nil {
+	if err := s.store.AddPackageFile(ctx, s.now(), f, s.fileEvent(req, actor, "add_file", name, ctype)); err != nil {
 		return err
 	}
 	w, err := s.ful.Files.Create(addedName(req.ID, f.ID))
@@ -163,10 +163,19 @@ func (s *Service) AddPackageFile(ctx context.Context, actor *models.Staff, reque
 		}
 	}
 	if err != nil {
-		s.store.RemovePackageFile(context.WithoutCancel(ctx), req.ID, f.ID)
+		// The timeline keeps both: the file was added, and taken out again.
+		s.store.RemovePackageFile(context.WithoutCancel(ctx), s.now(), req.ID, f.ID,
+			s.fileEvent(req, actor, "remove_file", name, "could not be stored"))
 		return err
 	}
 	return s.rebuild(ctx, req.ID)
+}
+
+// fileEvent is the audit event of a file staff add to or remove from a
+// package.
+func (s *Service) fileEvent(req *models.Request, actor *models.Staff, action, name, note string) *models.Event {
+	return &models.Event{Action: action, FromState: req.Status, ToState: req.Status,
+		ActorKind: string(workflow.ActorStaff), ActorID: actor.ID, Reason: clip(name+" ("+note+")", 1000)}
 }
 
 // RemovePackageFile takes an added file out before release.
@@ -175,7 +184,11 @@ func (s *Service) RemovePackageFile(ctx context.Context, actor *models.Staff, re
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.RemovePackageFile(ctx, req.ID, id); err != nil {
+	f, err := s.store.PackageFileOf(ctx, req.ID, id)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.RemovePackageFile(ctx, s.now(), req.ID, id, s.fileEvent(req, actor, "remove_file", f.Name, "removed by staff")); err != nil {
 		return err
 	}
 	s.ful.Files.Remove(addedName(req.ID, id))
@@ -245,8 +258,9 @@ func (s *Service) SendDownloadCode(ctx context.Context, statusToken string) erro
 	if err != nil {
 		return err
 	}
-	return s.store.CreateDownloadCode(ctx, &models.DownloadCode{RequestID: req.ID, Hash: HashToken(req.ID + ":" + code),
-		ExpiresAt: s.now().Add(DownloadCodeTTL)}, m)
+	now := s.now()
+	return s.store.CreateDownloadCode(ctx, now, &models.DownloadCode{RequestID: req.ID, Hash: HashToken(req.ID + ":" + code),
+		ExpiresAt: now.Add(DownloadCodeTTL)}, m)
 }
 
 // newCode is 8 digits: easy to type, and with 5 tries per code and codes
