@@ -103,6 +103,23 @@ func TestTwoInstancesOnePostgres(t *testing.T) {
 	if sweeps != 1 {
 		t.Fatalf("%d sweep jobs scheduled in the first minute by two instances, want 1", sweeps)
 	}
+	// ... and the retention purge once, each run by one worker, once.
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		var done, retention, attempts int
+		db.QueryRow(`SELECT COUNT(*) FILTER (WHERE state = 'completed'), COUNT(*) FILTER (WHERE kind = 'retention'),
+			COALESCE(MAX(attempt), 0) FROM river_job WHERE kind IN ('sweep', 'retention')`).Scan(&done, &retention, &attempts)
+		if retention > 1 || attempts > 1 {
+			t.Fatalf("retention jobs %d (want 1), highest attempt %d (want 1)", retention, attempts)
+		}
+		if done == 2 && retention == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the scheduled jobs did not each complete once: %d completed, %d retention", done, retention)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 
 	// A session from instance 1 works on instance 2.
 	jar, _ := cookiejar.New(nil)
