@@ -12,27 +12,31 @@ import (
 
 // policyView is a jurisdiction's policy as the API shows it.
 type policyView struct {
-	Code                    string   `json:"code"`
-	Name                    string   `json:"name"`
-	Label                   string   `json:"label"`
-	Period                  string   `json:"period"`
-	ClockStarts             string   `json:"clock_starts"`
-	MaxExtension            string   `json:"max_extension"`
-	ExtensionNoticeWithin   string   `json:"extension_notice_within"`
-	PauseAwaitingSubject    bool     `json:"pause_awaiting_subject"`
-	AcknowledgeBusinessDays int      `json:"acknowledge_business_days"`
-	AppealWindow            string   `json:"appeal_window"`
-	AppealDecision          string   `json:"appeal_decision"`
-	Authority               string   `json:"authority"`
-	Types                   []string `json:"types"`
-	Default                 bool     `json:"default"`
+	Code                    string `json:"code"`
+	Name                    string `json:"name"`
+	Label                   string `json:"label"`
+	Period                  string `json:"period"`
+	ClockStarts             string `json:"clock_starts"`
+	MaxExtension            string `json:"max_extension"`
+	ExtensionNoticeWithin   string `json:"extension_notice_within"`
+	PauseAwaitingSubject    bool   `json:"pause_awaiting_subject"`
+	AcknowledgeBusinessDays int    `json:"acknowledge_business_days"`
+	AppealWindow            string `json:"appeal_window"`
+	AppealDecision          string `json:"appeal_decision"`
+	// AppealExtension is what the law allows beyond AppealDecision
+	// (Colorado: 60 days). Shown only: the portal keeps the decision
+	// clock at AppealDecision, as SPEC §3 has no extend from appealed.
+	AppealExtension string   `json:"appeal_extension,omitempty"`
+	Authority       string   `json:"authority"`
+	Types           []string `json:"types"`
+	Default         bool     `json:"default"`
 }
 
 func (h *Handler) viewPolicy(code string, p *config.Policy) policyView {
 	return policyView{Code: code, Name: p.Name, Label: p.Label, Period: p.Rules.Period.String(),
 		ClockStarts: p.ClockStarts, MaxExtension: p.MaxExtension, ExtensionNoticeWithin: p.ExtensionNoticeWithin,
 		PauseAwaitingSubject: p.PauseAwaitingSubject, AcknowledgeBusinessDays: p.AcknowledgeBusinessDays,
-		AppealWindow: p.AppealWindow, AppealDecision: p.AppealDecision, Authority: p.Authority, Types: p.Types,
+		AppealWindow: p.AppealWindow, AppealDecision: p.AppealDecision, AppealExtension: p.AppealExtension, Authority: p.Authority, Types: p.Types,
 		Default: code == h.cfg.Jurisdictions.Default}
 }
 

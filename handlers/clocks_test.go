@@ -207,6 +207,7 @@ func TestJurisdictionsAPI(t *testing.T) {
 		"gdpr":  {"period": "1 month", "clock_starts": "verification", "max_extension": "2 months"},
 		"ccpa":  {"period": "45 days", "clock_starts": "submission", "max_extension": "45 days"},
 		"vcdpa": {"appeal_window": "60 days", "appeal_decision": "60 days"},
+		"cpa":   {"appeal_window": "60 days", "appeal_decision": "45 days", "appeal_extension": "60 days"},
 		"lgpd":  {"period": "15 days", "max_extension": "", "appeal_window": ""},
 	} {
 		for k, v := range want {
