@@ -22,11 +22,11 @@ var (
 type Request struct {
 	// The queue's indexes end in (due_at, id), the keyset order, so that
 	// every filtered page is an index range scan, deep or not.
-	ID           string `gorm:"primaryKey;size:36;index:idx_requests_queue_due,priority:2;index:idx_requests_queue_status,priority:3;index:idx_requests_queue_assignee,priority:3;index:idx_requests_queue_type,priority:3"`
+	ID           string `gorm:"primaryKey;size:36;index:idx_requests_queue_due,priority:2;index:idx_requests_queue_status,priority:3;index:idx_requests_queue_assignee,priority:3;index:idx_requests_queue_type,priority:3;index:idx_requests_queue_jurisdiction,priority:3"`
 	Reference    string `gorm:"size:16;not null;uniqueIndex"`
 	Type         string `gorm:"size:32;not null;index:idx_requests_queue_type,priority:1"`
 	Status       string `gorm:"size:32;not null;index:idx_requests_queue_status,priority:1"`
-	Jurisdiction string `gorm:"size:32;not null"`
+	Jurisdiction string `gorm:"size:32;not null;index:idx_requests_queue_jurisdiction,priority:1"`
 	Email        string `gorm:"size:254;not null;index"`
 	FullName     string `gorm:"size:200;not null"`
 	// Details is the workflow.Details of the request as JSON.
@@ -38,7 +38,7 @@ type Request struct {
 	VerifiedAt *time.Time
 	// DueAt orders the queue. Until the clock starts it is the date the
 	// request would be due if the clock started at submission.
-	DueAt      time.Time `gorm:"not null;index:idx_requests_queue_status,priority:2;index:idx_requests_queue_due,priority:1;index:idx_requests_queue_assignee,priority:2;index:idx_requests_queue_type,priority:2"`
+	DueAt      time.Time `gorm:"not null;index:idx_requests_queue_status,priority:2;index:idx_requests_queue_due,priority:1;index:idx_requests_queue_assignee,priority:2;index:idx_requests_queue_type,priority:2;index:idx_requests_queue_jurisdiction,priority:2"`
 	Extended   bool      `gorm:"not null;default:false"`
 	AssigneeID *string   `gorm:"size:36;index:idx_requests_queue_assignee,priority:1"`
 	// Approvals is a JSON list of the staff ids that approved in the

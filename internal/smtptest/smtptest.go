@@ -1,7 +1,8 @@
 // Package smtptest runs a real SMTP server (github.com/emersion/go-smtp)
 // in-process for tests: plain, STARTTLS or implicit TLS, with or without
 // AUTH PLAIN, and with switchable failure modes (temporary refusal,
-// permanent refusal, dropped connections, a hanging server).
+// permanent refusal, a 421 at MAIL, a connection cut mid-send, a hanging
+// server).
 package smtptest
 
 import (
@@ -24,16 +25,27 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// Mode is how the server answers DATA.
+// Mode is how the server answers a transaction.
 type Mode int
 
 // The failure modes.
 const (
 	Accept   Mode = iota // 250
 	TempFail             // 451 at DATA end
-	PermFail             // 554 at RCPT
-	Drop                 // close the connection at MAIL
-	Hang                 // never answer DATA (until the client gives up)
+	PermFail             // 550 at RCPT
+	// Drop answers MAIL with 421 "closing", but go-smtp keeps the session
+	// open: the client sees a refusal, not a lost connection. CutAtMail
+	// is the real thing.
+	Drop
+	Hang // never answer DATA (until the client gives up)
+	// CutAtMail resets the TCP connection on MAIL FROM, before any
+	// answer: the relay saw the sender and nothing else.
+	CutAtMail
+	// CutAtDataEnd reads the whole message, then resets the TCP
+	// connection instead of answering 250. The relay holds the message
+	// (see Received) but the client cannot know it: the case where a
+	// retry makes a duplicate.
+	CutAtDataEnd
 )
 
 // Options configure a Server.
@@ -65,7 +77,9 @@ type Server struct {
 	mu      sync.Mutex
 	mode    Mode
 	msgs    []Message
+	recv    []Message
 	tries   int
+	cuts    int
 	conns   int
 	seen    map[*smtp.Conn]bool
 	changed chan struct{}
@@ -100,7 +114,7 @@ func (s *Server) serve(ln net.Listener) {
 			s.conns++
 		}
 		s.mu.Unlock()
-		return &session{s: s}, nil
+		return &session{s: s, c: c}, nil
 	}))
 	srv.Domain = "localhost"
 	srv.ErrorLog = log.New(io.Discard, "", 0)
@@ -168,11 +182,28 @@ func (s *Server) currentMode() Mode {
 	return s.mode
 }
 
-// Messages returns a copy of the accepted messages.
+// Messages returns a copy of the accepted messages: those answered 250.
 func (s *Server) Messages() []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Message(nil), s.msgs...)
+}
+
+// Received returns a copy of every message whose whole body the relay
+// read, in order: the accepted ones, those refused at the end of DATA,
+// and those cut before the 250 (CutAtDataEnd), which a real relay may
+// well have delivered.
+func (s *Server) Received() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Message(nil), s.recv...)
+}
+
+// Cuts counts connections the relay cut (CutAtMail, CutAtDataEnd).
+func (s *Server) Cuts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cuts
 }
 
 // Conns counts SMTP connections opened.
@@ -210,6 +241,7 @@ func (s *Server) Wait(n int, timeout time.Duration) []Message {
 
 type session struct {
 	s    *Server
+	c    *smtp.Conn
 	from string
 	to   []string
 	auth bool
@@ -242,8 +274,11 @@ func (x *session) Mail(from string, _ *smtp.MailOptions) error {
 	if x.s.opts.Username != "" && !x.auth {
 		return smtp.ErrAuthRequired
 	}
-	if mode == Drop {
+	switch mode {
+	case Drop:
 		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "closing"}
+	case CutAtMail:
+		return x.cut()
 	}
 	x.from = from
 	return nil
@@ -267,8 +302,12 @@ func (x *session) Data(r io.Reader) error {
 	}
 	x.s.mu.Lock()
 	mode := x.s.mode
+	msg := Message{From: x.from, To: x.to, Data: data}
+	x.s.recv = append(x.s.recv, msg)
 	x.s.mu.Unlock()
 	switch mode {
+	case CutAtDataEnd:
+		return x.cut()
 	case TempFail:
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}
 	case Hang:
@@ -280,11 +319,32 @@ func (x *session) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "timed out"}
 	}
 	x.s.mu.Lock()
-	x.s.msgs = append(x.s.msgs, Message{From: x.from, To: x.to, Data: data})
+	x.s.msgs = append(x.s.msgs, msg)
 	close(x.s.changed)
 	x.s.changed = make(chan struct{})
 	x.s.mu.Unlock()
 	return nil
+}
+
+// cut ends the connection at once, with no SMTP answer: a TCP reset
+// rather than an orderly close (and no TLS close_notify), as when a relay
+// crashes or a middlebox drops the flow. go-smtp then fails to write its
+// reply and ends the session on the next read.
+func (x *session) cut() error {
+	nc := x.c.Conn() // after STARTTLS, the TLS conn
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	if tcp, ok := nc.(*net.TCPConn); ok {
+		tcp.SetLinger(0)
+	}
+	// Count first: the client may see the reset before Close returns.
+	x.s.mu.Lock()
+	x.s.cuts++
+	x.s.mu.Unlock()
+	nc.Close()
+	// Nobody reads this answer: the connection is gone.
+	return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "cut"}
 }
 
 func (x *session) Reset()        { x.from, x.to = "", nil }
