@@ -7,80 +7,24 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"rightsportal/config"
+	"rightsportal/ratelimit"
 	"rightsportal/service"
 )
 
-// limiter is a keyed GCRA rate limiter: each key may use Burst events at
-// once and then one per Every. It keeps one timestamp per key and
-// forgets keys whose allowance has fully recovered, so memory stays
-// bounded by the number of recently active clients.
-type limiter struct {
-	mu     sync.Mutex
-	every  time.Duration
-	burst  int
-	tat    map[string]time.Time // theoretical arrival time per key
-	now    func() time.Time
-	sweeps time.Time
-}
-
-func newLimiter(l config.Limit, now func() time.Time) *limiter {
-	return &limiter{every: l.Every.D(), burst: l.Burst, tat: map[string]time.Time{}, now: now}
-}
-
-// allow takes one event for key, or answers how long to wait.
-func (l *limiter) allow(key string) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	l.sweep(now)
-	tat := l.tat[key]
-	if tat.Before(now) {
-		tat = now
-	}
-	window := time.Duration(l.burst) * l.every
-	if tat.Sub(now) > window-l.every {
-		return false, tat.Sub(now) - (window - l.every)
-	}
-	l.tat[key] = tat.Add(l.every)
-	return true, 0
-}
-
-// wait answers how long key must wait before allow would pass, without
-// taking anything: for limits that count an event only once it is known
-// to belong to key.
-func (l *limiter) wait(key string) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	tat := l.tat[key]
-	if !tat.After(now) {
-		return 0
-	}
-	return max(tat.Sub(now)-time.Duration(l.burst-1)*l.every, 0)
-}
-
-func (l *limiter) sweep(now time.Time) {
-	if now.Sub(l.sweeps) < time.Minute && len(l.tat) < 100_000 {
-		return
-	}
-	l.sweeps = now
-	for k, t := range l.tat {
-		if t.Before(now) {
-			delete(l.tat, k)
-		}
-	}
+// newLimiter is a limiter for a configured limit.
+func newLimiter(l config.Limit, now func() time.Time) *ratelimit.Limiter {
+	return ratelimit.New(l.Burst, l.Every.D(), now)
 }
 
 // limits are the portal's rate limits, each applied only when enabled.
 type limits struct {
 	enabled                                                       bool
-	submitIP, submitEmail, verifyIP, verifyEmail, inboundIP, code *limiter
+	submitIP, submitEmail, verifyIP, verifyEmail, inboundIP, code *ratelimit.Limiter
 }
 
 func newLimits(c config.RateLimit, now func() time.Time) *limits {
@@ -110,11 +54,11 @@ func clientKey(c *gin.Context) string {
 }
 
 // take applies l to key and answers 429 with Retry-After when exhausted.
-func (h *Handler) take(c *gin.Context, l *limiter, key string) bool {
+func (h *Handler) take(c *gin.Context, l *ratelimit.Limiter, key string) bool {
 	if !h.limits.enabled {
 		return true
 	}
-	ok, wait := l.allow(key)
+	ok, wait := l.Allow(key)
 	if !ok {
 		h.tooMany(c, wait)
 	}
@@ -180,7 +124,7 @@ func (h *Handler) replyAllowed(c *gin.Context, from string) bool {
 	if !h.limits.enabled || from == "" {
 		return true
 	}
-	if wait := h.limits.verifyEmail.wait(hashKey(from)); wait > 0 {
+	if wait := h.limits.verifyEmail.Wait(hashKey(from)); wait > 0 {
 		h.tooMany(c, wait)
 		return false
 	}
@@ -192,7 +136,7 @@ func (h *Handler) replyAllowed(c *gin.Context, from string) bool {
 func (h *Handler) countReply(from string, res service.InboundResult) {
 	acted := res.Outcome == service.InboundVerified || res.Outcome == service.InboundAnswered
 	if h.limits.enabled && from != "" && acted {
-		h.limits.verifyEmail.allow(hashKey(from))
+		h.limits.verifyEmail.Allow(hashKey(from))
 	}
 }
 

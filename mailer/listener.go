@@ -14,10 +14,11 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"rightsportal/ratelimit"
 )
 
 // ReplyHandler acts on one inbound message. An error means "try later"
@@ -84,7 +85,7 @@ type backend struct {
 	cfg                       ListenerConfig
 	handle                    ReplyHandler
 	log                       *slog.Logger
-	perIP, perSender, perFrom *limiter // nil: no limit
+	perIP, perSender, perFrom *ratelimit.Limiter // nil: no limit
 }
 
 func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
@@ -102,14 +103,14 @@ func (s *session) Logout() error { return nil }
 
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	from = strings.TrimSpace(from)
-	if ok, wait := s.b.perIP.allow(s.client); !ok {
+	if ok, wait := s.b.perIP.Allow(s.client); !ok {
 		s.b.log.Info("inbound mail deferred", "limit", "per client", "client", s.client)
 		return tryLater("Too many messages from your address", wait)
 	}
 	// The null sender is every server's bounce address: one key for all
 	// of them would let anyone hold up everyone's; PerIP covers it.
 	if sender := strings.ToLower(strings.Trim(from, "<>")); sender != "" {
-		if ok, wait := s.b.perSender.allow(addressKey(sender)); !ok {
+		if ok, wait := s.b.perSender.Allow(addressKey(sender)); !ok {
 			s.b.log.Info("inbound mail deferred", "limit", "per sender", "client", s.client)
 			return tryLater("Too many messages from this sender", wait)
 		}
@@ -147,7 +148,7 @@ func (s *session) Data(r io.Reader) error {
 		return smtp.ErrDataTooLarge
 	}
 	from := addressKey(ReplyFrom(raw))
-	if wait := s.b.perFrom.wait(from); wait > 0 {
+	if wait := s.b.perFrom.Wait(from); wait > 0 {
 		s.b.log.Info("inbound mail deferred", "limit", "per From address", "client", s.client)
 		return tryLater("Too many replies from this address", wait)
 	}
@@ -156,7 +157,7 @@ func (s *session) Data(r io.Reader) error {
 	err = s.b.handle(ctx, raw, s.env)
 	switch {
 	case err == nil:
-		s.b.perFrom.allow(from)
+		s.b.perFrom.Allow(from)
 		return nil
 	case errors.Is(err, ErrNoEffect):
 		return nil
@@ -211,73 +212,7 @@ func clientKey(addr net.Addr) string {
 	return a.String()
 }
 
-// limiter is a keyed GCRA rate limiter, like the web app's: each key
-// may use burst messages at once and then one per every. Keys whose
-// allowance has fully recovered are forgotten, so memory stays bounded
-// by the recently active senders. A nil limiter allows everything.
-type limiter struct {
-	mu     sync.Mutex
-	every  time.Duration
-	burst  int
-	tat    map[string]time.Time // theoretical arrival time per key
-	now    func() time.Time
-	sweeps time.Time
-}
-
-func newLimiter(l Limit, now func() time.Time) *limiter {
-	if l.Burst < 1 || l.Every <= 0 {
-		return nil
-	}
-	return &limiter{every: l.Every, burst: l.Burst, tat: map[string]time.Time{}, now: now}
-}
-
-// allow takes one message for key, or answers how long to wait.
-func (l *limiter) allow(key string) (bool, time.Duration) {
-	if l == nil || key == "" {
-		return true, 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	l.sweep(now)
-	if wait := l.late(key, now); wait > 0 {
-		return false, wait
-	}
-	tat := l.tat[key]
-	if tat.Before(now) {
-		tat = now
-	}
-	l.tat[key] = tat.Add(l.every)
-	return true, 0
-}
-
-// wait answers how long key must wait, taking nothing.
-func (l *limiter) wait(key string) time.Duration {
-	if l == nil || key == "" {
-		return 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.late(key, l.now())
-}
-
-// late is how far key is past its allowance at now; 0 while it has one.
-func (l *limiter) late(key string, now time.Time) time.Duration {
-	tat := l.tat[key]
-	if !tat.After(now) {
-		return 0
-	}
-	return max(tat.Sub(now)-time.Duration(l.burst-1)*l.every, 0)
-}
-
-func (l *limiter) sweep(now time.Time) {
-	if now.Sub(l.sweeps) < time.Minute && len(l.tat) < 100_000 {
-		return
-	}
-	l.sweeps = now
-	for k, t := range l.tat {
-		if t.Before(now) {
-			delete(l.tat, k)
-		}
-	}
+// newLimiter is a limiter for a configured limit; nil (none) when off.
+func newLimiter(l Limit, now func() time.Time) *ratelimit.Limiter {
+	return ratelimit.New(l.Burst, l.Every, now)
 }

@@ -13,13 +13,14 @@ var allowed = map[string][]string{
 	"rightsportal/workflow":   {},
 	"rightsportal/config":     {"workflow"},
 	"rightsportal/models":     {"workflow"},
-	"rightsportal/mailer":     {"models", "workflow"},
+	"rightsportal/ratelimit":  {},
+	"rightsportal/mailer":     {"models", "ratelimit", "workflow"},
 	"rightsportal/connectors": {"config", "workflow"},
 	"rightsportal/packages":   {"templates"},
 	"rightsportal/service":    {"config", "connectors", "mailer", "models", "packages", "workflow"},
 	"rightsportal/jobs":       {"config", "mailer", "models", "service", "workflow"},
 	"rightsportal/observe":    {"models", "workflow"},
-	"rightsportal/handlers":   {"config", "mailer", "models", "observe", "service", "templates", "workflow"},
+	"rightsportal/handlers":   {"config", "mailer", "models", "observe", "ratelimit", "service", "templates", "workflow"},
 }
 
 // TestLayering keeps dependencies flowing one way (STYLE.md §1) and
