@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/gin-gonic/gin/binding"
 
+	"rightsportal/models"
 	"rightsportal/service"
 	"rightsportal/workflow"
 )
@@ -228,53 +229,48 @@ type verifyForm struct {
 // confirmVerify spends the token and sends the subject to the page with
 // the reference and the due date.
 func (h *Handler) confirmVerify(c *gin.Context) {
+	if req, ok := h.onVerifyLink(c, func(token string) (*models.Request, error) {
+		return h.svc.Verify(c.Request.Context(), token, service.ViaLink)
+	}); ok {
+		c.Redirect(http.StatusSeeOther, "/verified?ref="+url.QueryEscape(req.Reference))
+	}
+}
+
+// onVerifyLink runs do with the token posted from the verification
+// link's page, after the per-address limit; a refusal is shown on that
+// page. ok is false when an answer was already written.
+func (h *Handler) onVerifyLink(c *gin.Context, do func(token string) (*models.Request, error)) (*models.Request, bool) {
 	limitBody(c, 4<<10)
 	var f verifyForm
 	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
 		h.fail(c, formError(err))
-		return
+		return nil, false
 	}
 	if !h.takeVerifyEmail(c, f.Token) {
-		return
+		return nil, false
 	}
-	req, err := h.svc.Verify(c.Request.Context(), f.Token, service.ViaLink)
+	req, err := do(f.Token)
 	if err != nil {
 		he := asHTTPError(err)
 		if he.Status >= 500 {
 			h.fail(c, err)
-			return
+			return nil, false
 		}
 		msg, title := verifyProblem(err)
 		h.pages.render(c, he.Status, "verify", "Confirm your request", map[string]any{"Problem": msg, "ProblemTitle": title})
-		return
+		return nil, false
 	}
-	c.Redirect(http.StatusSeeOther, "/verified?ref="+url.QueryEscape(req.Reference))
+	return req, true
 }
 
 // cancelVerify withdraws an unconfirmed request from its verification
 // link's page.
 func (h *Handler) cancelVerify(c *gin.Context) {
-	limitBody(c, 4<<10)
-	var f verifyForm
-	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
-		h.fail(c, formError(err))
-		return
+	if req, ok := h.onVerifyLink(c, func(token string) (*models.Request, error) {
+		return h.svc.CancelUnverified(c.Request.Context(), token)
+	}); ok {
+		h.pages.render(c, http.StatusOK, "verify", "Request withdrawn", map[string]any{"Cancelled": req.Reference})
 	}
-	if !h.takeVerifyEmail(c, f.Token) {
-		return
-	}
-	req, err := h.svc.CancelUnverified(c.Request.Context(), f.Token)
-	if err != nil {
-		he := asHTTPError(err)
-		if he.Status >= 500 {
-			h.fail(c, err)
-			return
-		}
-		msg, title := verifyProblem(err)
-		h.pages.render(c, he.Status, "verify", "Confirm your request", map[string]any{"Problem": msg, "ProblemTitle": title})
-		return
-	}
-	h.pages.render(c, http.StatusOK, "verify", "Request withdrawn", map[string]any{"Cancelled": req.Reference})
 }
 
 // showVerified shows the reference and due date of a confirmed request.
