@@ -461,6 +461,12 @@ func TestAppealEndToEnd(t *testing.T) {
 		t.Errorf("status page offers no appeal until %s:\n%s", byText, page)
 	}
 
+	// A refused appeal text is shown beside its field, and kept.
+	if code, body := clPost(t, a, "/status/"+tok+"/appeal", url.Values{"message": {"Bad\x00byte and my reasons"}}); code != http.StatusUnprocessableEntity ||
+		!strings.Contains(body, `aria-describedby="appeal-error"`) || !strings.Contains(body, `id="appeal-error"`) || !strings.Contains(body, "my reasons") {
+		t.Fatalf("refused appeal: %d\n%s", code, body)
+	}
+
 	// The subject appeals three days later: the decision is due 60 days
 	// after the appeal arrived.
 	a.Clock.Advance(3 * 24 * time.Hour)

@@ -197,7 +197,7 @@ func (h *Handler) downloadProblem(c *gin.Context, token string, err error) {
 	switch {
 	case errors.Is(err, service.ErrCodeWrong):
 		h.renderStatusWith(c, http.StatusUnprocessableEntity, token, map[string]any{
-			"DownloadError": "The code is wrong, expired or was used. Ask for a new code."})
+			"CodeError": "The code is wrong, expired or was used. Ask for a new code."})
 	case errors.Is(err, service.ErrPackageExpired):
 		h.renderStatusWith(c, http.StatusGone, token, map[string]any{
 			"DownloadError": "The download period has ended. Contact us with your reference to get it again."})

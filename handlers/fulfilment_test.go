@@ -599,7 +599,8 @@ func TestFulfilmentAccessPackageAndDownload(t *testing.T) {
 
 	code1 := fulNewCode(a, token, 1)
 	wrong := fmt.Sprintf("%08d", (fulAtoi(t, code1)+1)%100_000_000)
-	if resp, body := fulDownload(a, token, wrong); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "The code is wrong") {
+	if resp, body := fulDownload(a, token, wrong); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "The code is wrong") ||
+		!strings.Contains(string(body), `aria-describedby="code-error"`) {
 		t.Fatalf("wrong code: %d\n%s", resp.StatusCode, body)
 	}
 	if n := fulPortalCount(t, a, "SELECT attempts FROM download_codes WHERE request_id = ? AND used_at IS NULL", id); n != 1 {

@@ -70,7 +70,7 @@ func (h *Handler) renderStatusWith(c *gin.Context, status int, token string, ext
 		"Timeline": timeline, "Token": token, "Question": question,
 		"Awaiting": st == workflow.StateAwaitingSubject, "CanWithdraw": canWithdraw(st),
 		"Done": c.Query("done"), "CanAppeal": h.svc.CanAppeal(req), "AppealBy": appealBy(req, loc),
-		"Error": "", "Answer": "", "DownloadError": "",
+		"Error": "", "Answer": "", "DownloadError": "", "CodeError": "", "AppealError": "", "Appeal": "",
 	}
 	if p, err := h.store.PackageOf(c.Request.Context(), req.ID); err == nil && p.ReleasedAt != nil {
 		data["Package"] = p
@@ -250,7 +250,9 @@ func (h *Handler) appealRequest(c *gin.Context) {
 	var we *workflow.Error
 	switch {
 	case errors.As(err, &ve):
-		h.renderStatus(c, http.StatusUnprocessableEntity, token, ve.Fields["message"], f.Message)
+		// Beside the appeal's field, with what the subject wrote kept.
+		h.renderStatusWith(c, http.StatusUnprocessableEntity, token, map[string]any{
+			"AppealError": ve.Fields["message"], "Appeal": f.Message})
 		return
 	case errors.As(err, &we):
 		h.renderStatus(c, http.StatusConflict, token, "An appeal is not possible now: "+we.Msg+".", "")
