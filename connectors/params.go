@@ -4,11 +4,15 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // parameters are the named parameters every statement may use. Values
@@ -25,17 +29,16 @@ func parameters(job Job) map[string]any {
 	}
 }
 
-// bind prepares an operator's statement for gorm's named parameters and
-// returns the arguments to pass with it: a map holding only the
-// parameters the statement mentions.
+// bind checks an operator's statement before anything runs and returns
+// the arguments to pass with it: a map holding only the parameters the
+// statement mentions, for args to hand to the driver.
 //
-// gorm's parser (clause.NamedExpr) knows neither quotes nor comments, ends
-// a name only at a space or one of ,)"'`;\r\n, and reads every '?' as a
-// positional parameter. So bind reads the statement itself, skipping
-// quoted text: it drops comments, puts a space after each @name (so
-// "@value||'x'" or a tab after a name still binds), refuses '?' and
-// refuses a name that is not a parameter — which SQLite would otherwise
-// bind as NULL without a word.
+// bind reads the statement itself, skipping quoted text: it drops
+// comments (an @word there is no parameter), puts a space after each
+// @name (so the driver's name ends where bind's did: SQLite would read
+// "@value::x" as one name), refuses '?' (SQLite reads it as a positional
+// parameter) and refuses a name that is not a parameter — which SQLite
+// would otherwise bind as NULL without a word.
 func bind(stmt string, job Job) (string, []any, error) {
 	params := parameters(job)
 	used := map[string]any{}
@@ -91,6 +94,28 @@ func bind(stmt string, job Job) (string, []any, error) {
 		return b.String(), nil, nil
 	}
 	return b.String(), []any{used}, nil
+}
+
+// args hands bind's parameters to the driver, which binds them by name
+// itself: go-sqlite3 takes sql.Named values, pgx one StrictNamedArgs map
+// (it also refuses a name the statement does not use). Both drivers read
+// @name outside quotes and comments only. The statements never go
+// through gorm's placeholder parser, which knows no quotes: it would
+// bind a '?' or an @name inside a string literal.
+func args(driver string, vars []any) []any {
+	if len(vars) == 0 {
+		return nil
+	}
+	named := vars[0].(map[string]any)
+	if driver == "postgres" {
+		return []any{pgx.StrictNamedArgs(named)}
+	}
+	names := slices.Sorted(maps.Keys(named))
+	out := make([]any, len(names))
+	for i, n := range names {
+		out[i] = sql.Named(n, named[n])
+	}
+	return out
 }
 
 func nameStart(c byte) bool {

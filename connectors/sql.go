@@ -143,7 +143,11 @@ func query(ctx context.Context, db *gorm.DB, system, what, stmt string, job Job)
 	if err != nil {
 		return Result{}, fmt.Errorf("connectors: system %q, %s statement: %w", system, what, err)
 	}
-	rows, err := db.WithContext(ctx).Raw(text, vars...).Rows()
+	sqlDB, err := db.DB()
+	if err != nil {
+		return Result{}, err
+	}
+	rows, err := sqlDB.QueryContext(ctx, text, args(db.Dialector.Name(), vars)...)
 	if err != nil {
 		return Result{}, classify(fmt.Errorf("connectors: system %q, %s statement: %w", system, what, err))
 	}
@@ -162,29 +166,15 @@ func query(ctx context.Context, db *gorm.DB, system, what, stmt string, job Job)
 // error, and sums the rows they changed. All statements are checked
 // before the transaction begins.
 func execAll(ctx context.Context, db *gorm.DB, system string, stmts []string, job Job) (Result, error) {
-	type bound struct {
-		text string
-		vars []any
-	}
 	all := make([]bound, len(stmts))
 	for i, s := range stmts {
 		text, vars, err := bind(s, job)
 		if err != nil {
 			return Result{}, fmt.Errorf("connectors: system %q, %s statement %d: %w", system, job.Right, i+1, err)
 		}
-		all[i] = bound{text, vars}
+		all[i] = bound{text, args(db.Dialector.Name(), vars)}
 	}
-	var affected int64
-	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		for i, b := range all {
-			res := tx.Exec(b.text, b.vars...)
-			if res.Error != nil {
-				return fmt.Errorf("statement %d: %w", i+1, res.Error)
-			}
-			affected += res.RowsAffected
-		}
-		return nil
-	})
+	affected, err := inTransaction(ctx, db, all)
 	if err != nil {
 		return Result{}, classify(fmt.Errorf("connectors: system %q, %s: %w", system, job.Right, err))
 	}
@@ -195,6 +185,39 @@ func execAll(ctx context.Context, db *gorm.DB, system string, stmts []string, jo
 		res.Summary = verb(job.Right) + " " + plural(affected, "row")
 	}
 	return res, nil
+}
+
+// bound is a checked statement and the arguments its driver binds.
+type bound struct {
+	text string
+	args []any
+}
+
+// inTransaction runs the statements in one database/sql transaction
+// (see args for why not gorm's) and sums the rows they changed.
+func inTransaction(ctx context.Context, db *gorm.DB, all []bound) (int64, error) {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return 0, err
+	}
+	tx, err := sqlDB.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	var affected int64
+	for i, b := range all {
+		res, err := tx.ExecContext(ctx, b.text, b.args...)
+		if err != nil {
+			return 0, fmt.Errorf("statement %d: %w", i+1, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, fmt.Errorf("statement %d: %w", i+1, err)
+		}
+		affected += n
+	}
+	return affected, tx.Commit()
 }
 
 func verb(t workflow.RequestType) string {
