@@ -1,9 +1,6 @@
 package handlers
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"math"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -39,18 +36,13 @@ func newLimits(c config.RateLimit, now func() time.Time) *limits {
 	}
 }
 
-// clientKey is the client's address; IPv6 clients are grouped by /64,
-// the block one subscriber usually holds.
+// clientKey is the client's address as a limit key (ratelimit.AddrKey).
 func clientKey(c *gin.Context) string {
 	a, err := netip.ParseAddr(c.ClientIP())
 	if err != nil {
 		return c.ClientIP()
 	}
-	if a.Is6() && !a.Is4In6() {
-		p, _ := a.Prefix(64)
-		return p.String()
-	}
-	return a.Unmap().String()
+	return ratelimit.AddrKey(a)
 }
 
 // take applies l to key and answers 429 with Retry-After when exhausted.
@@ -67,7 +59,7 @@ func (h *Handler) take(c *gin.Context, l *ratelimit.Limiter, key string) bool {
 
 // tooMany answers SPEC §7's 429 with Retry-After in whole seconds.
 func (h *Handler) tooMany(c *gin.Context, wait time.Duration) {
-	secs := strconv.Itoa(max(int(math.Ceil(wait.Seconds())), 1))
+	secs := strconv.Itoa(ratelimit.RetrySeconds(wait))
 	c.Header("Retry-After", secs)
 	h.fail(c, &httpError{http.StatusTooManyRequests, "rate_limited",
 		"Too many requests. Please wait " + secs + " seconds and try again.", nil})
@@ -94,8 +86,7 @@ func (h *Handler) limitInbound(c *gin.Context) {
 // takeEmail limits submissions per e-mail address, keyed by a hash so the
 // limiter holds no addresses.
 func (h *Handler) takeEmail(c *gin.Context, email string) bool {
-	sum := sha256.Sum256([]byte(email))
-	return h.take(c, h.limits.submitEmail, hex.EncodeToString(sum[:8]))
+	return h.take(c, h.limits.submitEmail, ratelimit.HashKey(email))
 }
 
 // takeVerifyEmail limits confirmations by link per e-mail address. The
@@ -112,7 +103,7 @@ func (h *Handler) takeVerifyEmail(c *gin.Context, token string) bool {
 	if req == nil {
 		return true // the Verify call that follows answers for the token
 	}
-	return h.take(c, h.limits.verifyEmail, hashKey(req.Email))
+	return h.take(c, h.limits.verifyEmail, ratelimit.HashKey(req.Email))
 }
 
 // replyAllowed refuses a reply (429) while its From address has used up
@@ -124,7 +115,7 @@ func (h *Handler) replyAllowed(c *gin.Context, from string) bool {
 	if !h.limits.enabled || from == "" {
 		return true
 	}
-	if wait := h.limits.verifyEmail.Wait(hashKey(from)); wait > 0 {
+	if wait := h.limits.verifyEmail.Wait(ratelimit.HashKey(from)); wait > 0 {
 		h.tooMany(c, wait)
 		return false
 	}
@@ -136,17 +127,12 @@ func (h *Handler) replyAllowed(c *gin.Context, from string) bool {
 func (h *Handler) countReply(from string, res service.InboundResult) {
 	acted := res.Outcome == service.InboundVerified || res.Outcome == service.InboundAnswered
 	if h.limits.enabled && from != "" && acted {
-		h.limits.verifyEmail.Allow(hashKey(from))
+		h.limits.verifyEmail.Allow(ratelimit.HashKey(from))
 	}
 }
 
 func (h *Handler) limitCode(c *gin.Context) {
-	if h.take(c, h.limits.code, "code:"+hashKey(c.Param("token"))) {
+	if h.take(c, h.limits.code, "code:"+ratelimit.HashKey(c.Param("token"))) {
 		c.Next()
 	}
-}
-
-func hashKey(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:8])
 }

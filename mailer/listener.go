@@ -3,12 +3,9 @@ package mailer
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/mail"
 	"net/netip"
@@ -110,7 +107,7 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	// The null sender is every server's bounce address: one key for all
 	// of them would let anyone hold up everyone's; PerIP covers it.
 	if sender := strings.ToLower(strings.Trim(from, "<>")); sender != "" {
-		if ok, wait := s.b.perSender.Allow(addressKey(sender)); !ok {
+		if ok, wait := s.b.perSender.Allow(ratelimit.HashKey(sender)); !ok {
 			s.b.log.Info("inbound mail deferred", "limit", "per sender", "client", s.client)
 			return tryLater("Too many messages from this sender", wait)
 		}
@@ -147,7 +144,7 @@ func (s *session) Data(r io.Reader) error {
 	if int64(len(raw)) > s.b.cfg.MaxBytes {
 		return smtp.ErrDataTooLarge
 	}
-	from := addressKey(ReplyFrom(raw))
+	from := ratelimit.HashKey(ReplyFrom(raw))
 	if wait := s.b.perFrom.Wait(from); wait > 0 {
 		s.b.log.Info("inbound mail deferred", "limit", "per From address", "client", s.client)
 		return tryLater("Too many replies from this address", wait)
@@ -180,36 +177,21 @@ func ReplyFrom(raw []byte) string {
 	return inboundFirstAddress(msg.Header.Get("From"))
 }
 
-// addressKey keys a limit by a hash of addr, so that the limiters hold
-// no addresses; "" stays "", which no limit counts.
-func addressKey(addr string) string {
-	if addr == "" {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(addr))
-	return hex.EncodeToString(sum[:8])
-}
-
 // tryLater is the transient refusal of a message over a limit.
 func tryLater(why string, wait time.Duration) error {
-	secs := max(int(math.Ceil(wait.Seconds())), 1)
+	secs := ratelimit.RetrySeconds(wait)
 	return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1},
 		Message: why + "; try again in " + strconv.Itoa(secs) + " seconds"}
 }
 
-// clientKey is the client's IP address; IPv6 clients are grouped by
-// /64, the block one site usually holds.
+// clientKey is the client's IP address as a limit key
+// (ratelimit.AddrKey).
 func clientKey(addr net.Addr) string {
 	ap, err := netip.ParseAddrPort(addr.String())
 	if err != nil {
 		return addr.String()
 	}
-	a := ap.Addr().Unmap()
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.String()
-	}
-	return a.String()
+	return ratelimit.AddrKey(ap.Addr())
 }
 
 // newLimiter is a limiter for a configured limit; nil (none) when off.
