@@ -125,8 +125,7 @@ func (h *Handler) replyAllowed(c *gin.Context, from string) bool {
 // countReply charges from for a reply that verified a request or
 // answered a question.
 func (h *Handler) countReply(from string, res service.InboundResult) {
-	acted := res.Outcome == service.InboundVerified || res.Outcome == service.InboundAnswered
-	if h.limits.enabled && from != "" && acted {
+	if h.limits.enabled && from != "" && res.Acted() {
 		h.limits.verifyEmail.Allow(ratelimit.HashKey(from))
 	}
 }

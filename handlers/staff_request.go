@@ -193,7 +193,6 @@ func (h *Handler) addNote(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/staff/requests/"+url.PathEscape(id)+"?done=note#notes")
 }
 
-// reassign gives the request to another staff member.
 // revokeStatusLinks stops the subject's status links and mails a new one.
 func (h *Handler) revokeStatusLinks(c *gin.Context) {
 	limitBody(c, 8<<10)
@@ -210,6 +209,7 @@ func (h *Handler) revokeStatusLinks(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/staff/requests/"+url.PathEscape(id)+"?done=status_links")
 }
 
+// reassign gives the request to another staff member.
 func (h *Handler) reassign(c *gin.Context) {
 	limitBody(c, 8<<10)
 	var f actionForm

@@ -80,15 +80,6 @@ func (s *Store) PackageFiles(ctx context.Context, requestID string) ([]PackageFi
 	return out, err
 }
 
-// PackageFileOf is one added file of a request.
-func (s *Store) PackageFileOf(ctx context.Context, requestID string, id int64) (*PackageFile, error) {
-	var f PackageFile
-	if err := s.r.WithContext(ctx).Where("id = ? AND request_id = ?", id, requestID).Take(&f).Error; err != nil {
-		return nil, notFound(err, fmt.Sprintf("file %d", id))
-	}
-	return &f, nil
-}
-
 // AddPackageFile records an added file and its audit event together.
 func (s *Store) AddPackageFile(ctx context.Context, now time.Time, f *PackageFile, ev *Event) error {
 	f.CreatedAt = Now(now)
@@ -101,9 +92,9 @@ func (s *Store) AddPackageFile(ctx context.Context, now time.Time, f *PackageFil
 	})
 }
 
-// RemovePackageFile deletes an added file's record, with its audit
-// event, and returns it.
-func (s *Store) RemovePackageFile(ctx context.Context, now time.Time, requestID string, id int64, ev *Event) (*PackageFile, error) {
+// RemovePackageFile deletes an added file's record, with the audit event
+// ev makes of it, and returns it.
+func (s *Store) RemovePackageFile(ctx context.Context, now time.Time, requestID string, id int64, ev func(*PackageFile) *Event) (*PackageFile, error) {
 	var f PackageFile
 	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Where("id = ? AND request_id = ?", id, requestID).Take(&f).Error; err != nil {
@@ -112,8 +103,9 @@ func (s *Store) RemovePackageFile(ctx context.Context, now time.Time, requestID 
 		if err := tx.Delete(&f).Error; err != nil {
 			return err
 		}
-		ev.RequestID, ev.CreatedAt = requestID, Now(now)
-		return s.appendEvent(tx, ev)
+		e := ev(&f)
+		e.RequestID, e.CreatedAt = requestID, Now(now)
+		return s.appendEvent(tx, e)
 	})
 	return &f, err
 }

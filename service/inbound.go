@@ -27,6 +27,12 @@ type InboundResult struct {
 	Why     string
 }
 
+// Acted tells whether the reply changed something: it confirmed a
+// request or answered a question (so it took a valid token).
+func (r InboundResult) Acted() bool {
+	return r.Outcome == InboundVerified || r.Outcome == InboundAnswered
+}
+
 // HandleReply reads one inbound message (from the SMTP listener or the
 // webhook) and acts on it under SPEC §8: only a reply that carries a
 // valid token, comes from the address the request was filed with and is

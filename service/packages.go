@@ -164,8 +164,9 @@ func (s *Service) AddPackageFile(ctx context.Context, actor *models.Staff, reque
 	}
 	if err != nil {
 		// The timeline keeps both: the file was added, and taken out again.
-		s.store.RemovePackageFile(context.WithoutCancel(ctx), s.now(), req.ID, f.ID,
-			s.fileEvent(req, actor, "remove_file", name, "could not be stored"))
+		s.store.RemovePackageFile(context.WithoutCancel(ctx), s.now(), req.ID, f.ID, func(*models.PackageFile) *models.Event {
+			return s.fileEvent(req, actor, "remove_file", name, "could not be stored")
+		})
 		return err
 	}
 	return s.rebuild(ctx, req.ID)
@@ -184,11 +185,10 @@ func (s *Service) RemovePackageFile(ctx context.Context, actor *models.Staff, re
 	if err != nil {
 		return err
 	}
-	f, err := s.store.PackageFileOf(ctx, req.ID, id)
-	if err != nil {
-		return err
+	removed := func(f *models.PackageFile) *models.Event {
+		return s.fileEvent(req, actor, "remove_file", f.Name, "removed by staff")
 	}
-	if _, err := s.store.RemovePackageFile(ctx, s.now(), req.ID, id, s.fileEvent(req, actor, "remove_file", f.Name, "removed by staff")); err != nil {
+	if _, err := s.store.RemovePackageFile(ctx, s.now(), req.ID, id, removed); err != nil {
 		return err
 	}
 	s.ful.Files.Remove(addedName(req.ID, id))

@@ -87,25 +87,7 @@ func (s *Service) Withdraw(ctx context.Context, token string) (*models.Request, 
 	if err != nil {
 		return nil, err
 	}
-	now := models.Now(s.now())
-	out, err := workflow.Decide(s.snapshot(req), workflow.Input{Action: workflow.ActionWithdraw,
-		Actor: workflow.Actor{Kind: workflow.ActorSubject}, Now: now})
-	if err != nil {
-		return nil, err
-	}
-	ch := models.Change{RequestID: req.ID, Version: req.Version,
-		Set:          s.stateSet(req, out, now),
-		RevokeTokens: []string{models.TokenInfoReply, models.TokenVerifyLink, models.TokenVerifyReply},
-		Event: &models.Event{Action: string(workflow.ActionWithdraw), FromState: string(out.From),
-			ToState: string(out.To), ActorKind: string(workflow.ActorSubject)},
-	}
-	if err := s.addSubjectMail(&ch, req, "withdrawal", map[string]any{}, false); err != nil {
-		return nil, err
-	}
-	if err := s.notifyAssignee(ctx, req, &ch, "staff_withdrawn"); err != nil {
-		return nil, err
-	}
-	return s.store.Apply(ctx, now, ch)
+	return s.withdraw(ctx, req, nil, "")
 }
 
 // CancelUnverified withdraws a request that was never confirmed, from
@@ -119,20 +101,33 @@ func (s *Service) CancelUnverified(ctx context.Context, token string) (*models.R
 	if err != nil {
 		return nil, err
 	}
+	return s.withdraw(ctx, req, tok, "from the verification link")
+}
+
+// withdraw writes the withdrawal: the state, every token that could still
+// act on the request revoked (and spend spent, when the subject came
+// through a one-time link), the event, the subject's confirmation and
+// the assignee's notice.
+func (s *Service) withdraw(ctx context.Context, req *models.Request, spend *models.Token, reason string) (*models.Request, error) {
 	now := models.Now(s.now())
 	out, err := workflow.Decide(s.snapshot(req), workflow.Input{Action: workflow.ActionWithdraw,
 		Actor: workflow.Actor{Kind: workflow.ActorSubject}, Now: now})
-	if err != nil || out.From != workflow.StateUnverified {
-		return nil, ErrTokenSpent
+	if err != nil {
+		return nil, err
 	}
 	ch := models.Change{RequestID: req.ID, Version: req.Version,
 		Set:          s.stateSet(req, out, now),
-		UseTokens:    []string{tok.Hash},
-		RevokeTokens: []string{models.TokenVerifyLink, models.TokenVerifyReply},
+		RevokeTokens: []string{models.TokenInfoReply, models.TokenVerifyLink, models.TokenVerifyReply},
 		Event: &models.Event{Action: string(workflow.ActionWithdraw), FromState: string(out.From),
-			ToState: string(out.To), ActorKind: string(workflow.ActorSubject), Reason: "from the verification link"},
+			ToState: string(out.To), ActorKind: string(workflow.ActorSubject), Reason: reason},
+	}
+	if spend != nil {
+		ch.UseTokens = []string{spend.Hash}
 	}
 	if err := s.addSubjectMail(&ch, req, "withdrawal", map[string]any{}, false); err != nil {
+		return nil, err
+	}
+	if err := s.notifyAssignee(ctx, req, &ch, "staff_withdrawn"); err != nil {
 		return nil, err
 	}
 	return s.store.Apply(ctx, now, ch)

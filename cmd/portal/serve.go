@@ -16,7 +16,6 @@ import (
 	"rightsportal/jobs"
 	"rightsportal/mailer"
 	"rightsportal/observe"
-	"rightsportal/service"
 )
 
 // serve runs the portal until ctx ends, then shuts down in order: stop
@@ -174,7 +173,7 @@ func (a *app) startInbound(errc chan<- error) (interface{ Shutdown(context.Conte
 	srv := mailer.NewListener(lc,
 		func(ctx context.Context, raw []byte, env mailer.Envelope) error {
 			res, err := a.svc.HandleReply(ctx, raw, env)
-			if err == nil && res.Outcome != service.InboundVerified && res.Outcome != service.InboundAnswered {
+			if err == nil && !res.Acted() {
 				return mailer.ErrNoEffect // not counted against the From address
 			}
 			return err
