@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The README's test command: the whole suite, with the race detector, on
+# SQLite. It first makes sure the one part a fresh machine lacks is there:
+# Debian's Chromium for the browser tests in e2e/. Those tests never skip,
+# so a browser that is missing and cannot be installed stops this script
+# with a message that says so, before any test runs.
+#
+#   scripts/test.sh                  # go test -race -count=1 ./...
+#   scripts/test.sh -run TestHead ./handlers   # other arguments for go test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+
+have_chromium() { [ -x /usr/bin/chromium ] || command -v chromium >/dev/null; }
+
+if ! have_chromium; then
+  echo "== Chromium is missing: installing Debian's chromium package for the browser tests" >&2
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null; then SUDO=sudo; else
+      echo "scripts/test.sh: Chromium is not installed and this user cannot install it (not root, no sudo)." >&2
+      echo "Install it as root (apt-get install chromium), then run this again." >&2
+      exit 1
+    fi
+  fi
+  if ! command -v apt-get >/dev/null; then
+    echo "scripts/test.sh: Chromium is not installed and there is no apt-get here." >&2
+    echo "Install Chromium with your system's package manager (it must be at /usr/bin/chromium or on PATH)." >&2
+    exit 1
+  fi
+  $SUDO apt-get update -qq >&2 || { echo "scripts/test.sh: apt-get update failed; cannot install Chromium." >&2; exit 1; }
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null ||
+    { echo "scripts/test.sh: apt-get install chromium failed; the browser tests cannot run." >&2; exit 1; }
+  have_chromium || { echo "scripts/test.sh: chromium was installed but is not at /usr/bin/chromium or on PATH." >&2; exit 1; }
+fi
+
+if [ $# -eq 0 ]; then set -- ./...; fi
+exec go test -race -count=1 "$@"
