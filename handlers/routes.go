@@ -9,8 +9,10 @@ import (
 	"rightsportal/templates"
 )
 
-// routes is the single route table.
-func (h *Handler) routes(r *gin.Engine) {
+// routes is the single route table. Every GET route in it answers HEAD
+// too (headToo).
+func (h *Handler) routes(e *gin.Engine) {
+	r := headToo{e}
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
 	if h.metrics != nil {

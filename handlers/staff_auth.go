@@ -33,7 +33,8 @@ func (h *Handler) requireStaff(c *gin.Context) {
 	st, err := h.svc.SessionStaff(c.Request.Context(), cookie)
 	if errors.Is(err, service.ErrUnauthenticated) {
 		next := c.Request.URL.RequestURI()
-		if c.Request.Method != http.MethodGet {
+		// A HEAD is answered as its GET would be (headToo).
+		if m := c.Request.Method; m != http.MethodGet && m != http.MethodHead {
 			next = "/staff"
 		}
 		c.Redirect(http.StatusSeeOther, "/staff/login?next="+url.QueryEscape(next))
