@@ -18,6 +18,9 @@ const ctxStaff = "staff"
 // requireAPIToken admits requests with a valid bearer token of an active
 // staff member and answers 401 otherwise.
 func (h *Handler) requireAPIToken(c *gin.Context) {
+	// Everything behind an API token is personal data or about it: no
+	// cache, shared or private, may keep a copy.
+	c.Header("Cache-Control", "no-store")
 	auth := c.GetHeader("Authorization")
 	scheme, token, ok := strings.Cut(auth, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {

@@ -81,12 +81,15 @@ func (h *Handler) Router() (http.Handler, error) {
 	cop.AddInsecureBypassPattern("POST /api/v1/inbound/email")
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		const msg = "This form was sent from another website, so it was refused. Nothing was changed."
+		// Written outside gin, so without its middleware: the refusal
+		// must not be the one page that may be framed or sniffed.
+		h.setSecurityHeaders(w.Header())
 		if strings.HasPrefix(req.URL.Path, "/api/") || !strings.Contains(req.Header.Get("Accept"), "text/html") {
 			writeJSONError(w, http.StatusForbidden, "cross_origin", msg, nil)
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", "default-src 'none'")
+		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusForbidden)
 		fmt.Fprintf(w, "<!doctype html><html lang=\"en\"><title>Refused</title><h1>Refused</h1><p>%s</p><p><a href=\"/\">Back to the start</a></p></html>", msg)
 	}))

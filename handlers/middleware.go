@@ -82,11 +82,19 @@ func (h *Handler) logRequests(c *gin.Context) {
 		"status", c.Writer.Status(), "ms", took.Milliseconds())
 }
 
-// securityHeaders sets the headers every answer carries: a strict CSP
-// without inline script or style, no sniffing, no referrer (tokens in
-// URLs must not leak), no framing, and HSTS when served over https.
+// securityHeaders sets the headers every answer carries (see
+// setSecurityHeaders).
 func (h *Handler) securityHeaders(c *gin.Context) {
-	w := c.Writer.Header()
+	h.setSecurityHeaders(c.Writer.Header())
+	c.Next()
+}
+
+// setSecurityHeaders sets a strict CSP without inline script or style,
+// no sniffing, no referrer (tokens in URLs must not leak), no framing,
+// and HSTS when served over https. It takes a plain header so that the
+// cross-site refusal, written before gin sees the request, carries them
+// too.
+func (h *Handler) setSecurityHeaders(w http.Header) {
 	w.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; "+
 		"form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	w.Set("X-Content-Type-Options", "nosniff")
@@ -96,7 +104,6 @@ func (h *Handler) securityHeaders(c *gin.Context) {
 	if strings.HasPrefix(h.cfg.HTTP.BaseURL, "https://") {
 		w.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 	}
-	c.Next()
 }
 
 // limitBody caps the request body; reading past the cap fails with an
