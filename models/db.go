@@ -87,6 +87,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 			return nil, fmt.Errorf("models: create database folder: %w", err)
 		}
 	}
+	if err := createPrivate(dsn, log); err != nil {
+		return nil, err
+	}
 	// No gorm PrepareStmt on SQLite: the driver caches compiled statements
 	// per connection (stmtcache.go), inside transactions too.
 	cfg := &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true, TranslateError: true}
