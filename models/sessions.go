@@ -2,12 +2,10 @@ package models
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // Session is a signed-in staff member's browser. Only the hash of the
@@ -20,16 +18,6 @@ type Session struct {
 	LastSeenAt time.Time `gorm:"not null"`
 	// ExpiresAt is the absolute end, whatever the activity.
 	ExpiresAt time.Time `gorm:"not null;index"`
-}
-
-// LoginThrottle counts recent failed sign-ins per key (an account's
-// address or a client address), in the database so that every instance
-// sees the same count.
-type LoginThrottle struct {
-	Key         string    `gorm:"column:throttle_key;primaryKey;size:80"`
-	Failures    int       `gorm:"not null"`
-	LastFailure time.Time `gorm:"not null"`
-	LockedUntil time.Time `gorm:"not null"`
 }
 
 // CreateSession stores a new session; old (which may be "") is deleted in
@@ -85,43 +73,6 @@ func (s *Store) DeleteSession(ctx context.Context, hash string) error {
 // account, changed role).
 func (s *Store) DeleteStaffSessions(ctx context.Context, staffID string) error {
 	return s.w.WithContext(ctx).Where("staff_id = ?", staffID).Delete(&Session{}).Error
-}
-
-// Throttle reads the failure count of a key (zero value when none).
-func (s *Store) Throttle(ctx context.Context, key string) (LoginThrottle, error) {
-	var t LoginThrottle
-	err := s.r.WithContext(ctx).Where("throttle_key = ?", key).Take(&t).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return LoginThrottle{Key: key}, nil
-	}
-	return t, err
-}
-
-// RecordLoginFailure adds a failure to key and sets its lock; lock says
-// how long a key with n failures is locked.
-func (s *Store) RecordLoginFailure(ctx context.Context, key string, now time.Time, lock func(n int) time.Duration) error {
-	return s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var t LoginThrottle
-		err := tx.Where("throttle_key = ?", key).Take(&t).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			t = LoginThrottle{Key: key}
-		} else if err != nil {
-			return err
-		}
-		// A quiet day forgives old failures.
-		if now.Sub(t.LastFailure) > 24*time.Hour {
-			t.Failures = 0
-		}
-		t.Failures++
-		t.LastFailure = Now(now)
-		t.LockedUntil = Now(now.Add(lock(t.Failures)))
-		return tx.Clauses(clause.OnConflict{UpdateAll: true}).Create(&t).Error
-	})
-}
-
-// ClearLoginFailures forgets a key's failures after a successful sign-in.
-func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
-	return s.w.WithContext(ctx).Where("throttle_key = ?", key).Delete(&LoginThrottle{}).Error
 }
 
 // PendingSignIn is a sign-in that passed the password and waits for the

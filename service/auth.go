@@ -65,7 +65,9 @@ func (s *Service) SignIn(ctx context.Context, email, password, client, oldSessio
 	email, _ = NormalizeEmail(email)
 	now := s.now()
 	keys := signInKeys(email, client)
-	if err := s.checkLocks(ctx, keys, now); err != nil {
+	// Counted before the check, known account or not, so that a lock
+	// says nothing about whether the account exists.
+	if err := s.claimAttempt(ctx, keys); err != nil {
 		return SignInResult{}, err
 	}
 	st, err := s.store.StaffByEmail(ctx, email)
@@ -77,25 +79,14 @@ func (s *Service) SignIn(ctx context.Context, email, password, client, oldSessio
 		hash = st.PasswordHash
 	}
 	if !CheckPasswordHash(password, hash) || st == nil || st.Disabled {
-		if err := s.recordFailure(ctx, keys, now); err != nil {
-			return SignInResult{}, err
-		}
-		return SignInResult{}, ErrBadCredentials
+		return SignInResult{}, ErrBadCredentials // the claimed attempt stays a failure
 	}
 	enabled, err := s.TwoFactorEnabled(ctx, st.ID)
 	if err != nil {
 		return SignInResult{}, err
 	}
 	if enabled {
-		// The failures are forgiven only once the second factor is right
-		// too: a known password must not reset the count of wrong codes.
-		value, hashed := NewToken()
-		p := &models.PendingSignIn{Hash: hashed, StaffID: st.ID, CreatedAt: models.Now(now),
-			ExpiresAt: models.Now(now.Add(PendingSignInTTL))}
-		if err := s.store.CreatePendingSignIn(ctx, p); err != nil {
-			return SignInResult{}, err
-		}
-		return SignInResult{Pending: value, Staff: st}, nil
+		return s.startPending(ctx, st, keys, now)
 	}
 	session, err := s.openSession(ctx, st, keys, oldSession, "", now)
 	if err != nil {
@@ -104,32 +95,40 @@ func (s *Service) SignIn(ctx context.Context, email, password, client, oldSessio
 	return SignInResult{Session: session, Staff: st, NeedsEnrolment: s.cfg.Staff.Require2FA}, nil
 }
 
+// startPending opens a pending sign-in after a right password, for the
+// second factor. The password's attempt is given back, but earlier
+// failures are forgiven only once the code is right too: a known password
+// must not reset the count of wrong codes.
+func (s *Service) startPending(ctx context.Context, st *models.Staff, keys []string, now time.Time) (SignInResult, error) {
+	value, hashed := NewToken()
+	p := &models.PendingSignIn{Hash: hashed, StaffID: st.ID, CreatedAt: models.Now(now),
+		ExpiresAt: models.Now(now.Add(PendingSignInTTL))}
+	if err := s.store.CreatePendingSignIn(ctx, p); err != nil {
+		return SignInResult{}, err
+	}
+	if err := s.store.ReleaseLoginAttempt(ctx, keys, now); err != nil {
+		return SignInResult{}, err
+	}
+	return SignInResult{Pending: value, Staff: st}, nil
+}
+
 // signInKeys are the throttle keys of a sign-in: the account (by a hash
 // of its address, known or not) and the client.
 func signInKeys(email, client string) []string {
 	return []string{"acct:" + shortHash(email), "ip:" + client}
 }
 
-// checkLocks answers a LockedError while any key is locked.
-func (s *Service) checkLocks(ctx context.Context, keys []string, now time.Time) error {
-	for _, k := range keys {
-		t, err := s.store.Throttle(ctx, k)
-		if err != nil {
-			return err
-		}
-		if t.LockedUntil.After(now) {
-			return &LockedError{RetryAfter: t.LockedUntil.Sub(now)}
-		}
+// claimAttempt counts a sign-in step against every key before its secret
+// is checked (models.ClaimLoginAttempt), so that guesses sent in parallel
+// each spend an attempt; a LockedError while any key is locked. A step
+// that fails needs nothing more: it was counted already.
+func (s *Service) claimAttempt(ctx context.Context, keys []string) error {
+	wait, err := s.store.ClaimLoginAttempt(ctx, keys, s.now, loginLock)
+	if err != nil {
+		return err
 	}
-	return nil
-}
-
-// recordFailure counts a failed sign-in step against every key.
-func (s *Service) recordFailure(ctx context.Context, keys []string, now time.Time) error {
-	for _, k := range keys {
-		if err := s.store.RecordLoginFailure(ctx, k, now, loginLock); err != nil {
-			return err
-		}
+	if wait > 0 {
+		return &LockedError{RetryAfter: wait}
 	}
 	return nil
 }
@@ -138,10 +137,8 @@ func (s *Service) recordFailure(ctx context.Context, keys []string, now time.Tim
 // rotating away the browser's old one; pending (a pending sign-in's hash,
 // or "") is spent in the same transaction.
 func (s *Service) openSession(ctx context.Context, st *models.Staff, keys []string, oldSession, pending string, now time.Time) (string, error) {
-	for _, k := range keys {
-		if err := s.store.ClearLoginFailures(ctx, k); err != nil {
-			return "", err
-		}
+	if err := s.store.ClearLoginFailures(ctx, keys); err != nil {
+		return "", err
 	}
 	value, hashed := NewToken()
 	sess := &models.Session{Hash: hashed, StaffID: st.ID, CreatedAt: models.Now(now), LastSeenAt: models.Now(now),

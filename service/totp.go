@@ -201,15 +201,12 @@ func (s *Service) SecondFactor(ctx context.Context, pending, code, client, oldSe
 	}
 	now := s.now()
 	keys := signInKeys(st.Email, client)
-	if err := s.checkLocks(ctx, keys, now); err != nil {
+	// Counted before the code is checked, as a password is (claimAttempt);
+	// a wrong code leaves it counted.
+	if err := s.claimAttempt(ctx, keys); err != nil {
 		return SignInResult{}, err
 	}
-	if err := s.checkSecondFactor(ctx, st, code, now); errors.Is(err, ErrSecondFactorWrong) {
-		if err := s.recordFailure(ctx, keys, now); err != nil {
-			return SignInResult{}, err
-		}
-		return SignInResult{}, ErrSecondFactorWrong
-	} else if err != nil {
+	if err := s.checkSecondFactor(ctx, st, code, now); err != nil {
 		return SignInResult{}, err
 	}
 	session, err := s.openSession(ctx, st, keys, oldSession, HashToken(pending), now)
