@@ -5,6 +5,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -102,8 +103,16 @@ type SMTP struct {
 	TLS      string `yaml:"tls"`
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
-	// InsecureSkipVerify is for test relays with self-signed certificates.
+	// InsecureSkipVerify is for test relays with self-signed certificates;
+	// start-up logs a warning while it is on. A relay with a private CA
+	// wants CAFile instead, which keeps every check.
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// CAFile is a PEM bundle trusted for the relay on top of the system's
+	// roots: a private CA, without turning verification off.
+	CAFile string `yaml:"ca_file"`
+
+	// rootCAs is the system's roots plus CAFile, built once by Validate.
+	rootCAs *x509.CertPool
 }
 
 // Inbound is how replies reach us.
@@ -112,6 +121,13 @@ type Inbound struct {
 	Secret    string `yaml:"secret"`
 	MaxBytes  int64  `yaml:"max_bytes"`
 	KeepBytes int64  `yaml:"keep_bytes"`
+	// TLSCert and TLSKey are PEM files, both or neither; with them the
+	// listener offers STARTTLS, as a sending MTA expects of an MX.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// RequireTLS refuses MAIL before STARTTLS (530 5.7.0), so replies,
+	// which carry tokens, never cross the network in clear.
+	RequireTLS bool `yaml:"require_tls"`
 }
 
 // Verification is the e-mail ownership check.
@@ -333,21 +349,24 @@ func Defaults() *Config {
 // applyEnv overrides the file with the variables of SPEC §5.
 func (c *Config) applyEnv(env func(string) (string, bool)) error {
 	str := map[string]*string{
-		"PORTAL_HTTP_ADDR":           &c.HTTP.Addr,
-		"PORTAL_BASE_URL":            &c.HTTP.BaseURL,
-		"PORTAL_METRICS_ADDR":        &c.HTTP.MetricsAddr,
-		"PORTAL_DATABASE_DRIVER":     &c.Database.Driver,
-		"PORTAL_DATABASE_DSN":        &c.Database.DSN,
-		"PORTAL_MAIL_FROM":           &c.Mail.From,
-		"PORTAL_MAIL_SMTP_HOST":      &c.Mail.SMTP.Host,
-		"PORTAL_MAIL_SMTP_TLS":       &c.Mail.SMTP.TLS,
-		"PORTAL_MAIL_SMTP_USERNAME":  &c.Mail.SMTP.Username,
-		"PORTAL_MAIL_SMTP_PASSWORD":  &c.Mail.SMTP.Password,
-		"PORTAL_MAIL_DIR":            &c.Mail.Dir,
-		"PORTAL_MAIL_INBOUND_ADDR":   &c.Mail.Inbound.Addr,
-		"PORTAL_MAIL_INBOUND_SECRET": &c.Mail.Inbound.Secret,
-		"PORTAL_SECRET_KEY_FILE":     &c.SecretKeyFile,
-		"PORTAL_LOG_LEVEL":           &c.LogLevel,
+		"PORTAL_HTTP_ADDR":             &c.HTTP.Addr,
+		"PORTAL_BASE_URL":              &c.HTTP.BaseURL,
+		"PORTAL_METRICS_ADDR":          &c.HTTP.MetricsAddr,
+		"PORTAL_DATABASE_DRIVER":       &c.Database.Driver,
+		"PORTAL_DATABASE_DSN":          &c.Database.DSN,
+		"PORTAL_MAIL_FROM":             &c.Mail.From,
+		"PORTAL_MAIL_SMTP_HOST":        &c.Mail.SMTP.Host,
+		"PORTAL_MAIL_SMTP_TLS":         &c.Mail.SMTP.TLS,
+		"PORTAL_MAIL_SMTP_USERNAME":    &c.Mail.SMTP.Username,
+		"PORTAL_MAIL_SMTP_PASSWORD":    &c.Mail.SMTP.Password,
+		"PORTAL_MAIL_DIR":              &c.Mail.Dir,
+		"PORTAL_MAIL_INBOUND_ADDR":     &c.Mail.Inbound.Addr,
+		"PORTAL_MAIL_INBOUND_SECRET":   &c.Mail.Inbound.Secret,
+		"PORTAL_MAIL_INBOUND_TLS_CERT": &c.Mail.Inbound.TLSCert,
+		"PORTAL_MAIL_INBOUND_TLS_KEY":  &c.Mail.Inbound.TLSKey,
+		"PORTAL_MAIL_SMTP_CA_FILE":     &c.Mail.SMTP.CAFile,
+		"PORTAL_SECRET_KEY_FILE":       &c.SecretKeyFile,
+		"PORTAL_LOG_LEVEL":             &c.LogLevel,
 	}
 	for name, p := range str {
 		if v, ok := lookup(env, name); ok {
@@ -362,13 +381,8 @@ func (c *Config) applyEnv(env func(string) (string, bool)) error {
 			c.Mail.SMTP.Port = n
 		}
 	}
-	if v, ok := lookup(env, "PORTAL_RATELIMIT_ENABLED"); ok {
-		if b, err := strconv.ParseBool(v); err != nil {
-			errs = append(errs, fmt.Errorf("ratelimit.enabled (PORTAL_RATELIMIT_ENABLED): %q is neither true nor false", v))
-		} else {
-			c.RateLimit.Enabled = b
-		}
-	}
+	errs = append(errs, envBool(env, "PORTAL_RATELIMIT_ENABLED", "ratelimit.enabled", &c.RateLimit.Enabled),
+		envBool(env, "PORTAL_MAIL_INBOUND_REQUIRE_TLS", "mail.inbound.require_tls", &c.Mail.Inbound.RequireTLS))
 	if v, ok := lookup(env, "PORTAL_TRUSTED_PROXIES"); ok {
 		c.HTTP.TrustedProxies = nil
 		for _, p := range strings.Split(v, ",") {
@@ -378,6 +392,21 @@ func (c *Config) applyEnv(env func(string) (string, bool)) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// envBool sets *dst from the variable name when it is set; key is the
+// file's key it overrides, for the message.
+func envBool(env func(string) (string, bool), name, key string, dst *bool) error {
+	v, ok := lookup(env, name)
+	if !ok {
+		return nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("%s (%s): %q is neither true nor false", key, name, v)
+	}
+	*dst = b
+	return nil
 }
 
 // lookup reads one variable. A variable that is set but empty counts:

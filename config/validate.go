@@ -201,6 +201,7 @@ func (c *Config) checkMail(v *checker) {
 		m.RescueAfter.D() <= m.SendTimeout.D() || m.PollInterval.D() < 10*time.Millisecond {
 		v.bad("mail", "max_attempts ≥ 1, max_backoff ≥ 10ms, send_timeout ≥ 1s, rescue_after > send_timeout and poll_interval ≥ 10ms")
 	}
+	m.checkMailTLS(v)
 }
 
 // Host is the SMTP relay, or "" when mail goes to files.

@@ -45,7 +45,23 @@ func NewSender(cfg *config.Config) (mailer.Sender, error) {
 	}
 	return mailer.NewSMTPSender(mailer.SMTPConfig{Host: m.SMTP.Host, Port: m.SMTP.Port, TLS: m.SMTP.TLS,
 		Username: m.SMTP.Username, Password: m.SMTP.Password, Timeout: m.SendTimeout.D(),
-		InsecureSkipVerify: m.SMTP.InsecureSkipVerify, HELO: m.ReplyDomain})
+		InsecureSkipVerify: m.SMTP.InsecureSkipVerify, RootCAs: m.SMTP.RootCAs(), HELO: m.ReplyDomain})
+}
+
+// sender is the Sender the tests hand in, or the configuration's.
+func (d Deps) sender() (mailer.Sender, error) {
+	if d.Sender != nil {
+		return d.Sender, nil
+	}
+	m := d.Config.Mail
+	// Said once, at start, where an operator reads: mail that holds links
+	// and tokens then goes to whoever answers on the relay's address, and
+	// nothing else would show it.
+	if m.Host() != "" && m.SMTP.InsecureSkipVerify {
+		d.Log.Warn("mail.smtp.insecure_skip_verify is on: the relay's certificate is not checked; "+
+			"trust a private CA with mail.smtp.ca_file instead", "relay", m.SMTP.Host)
+	}
+	return NewSender(d.Config)
 }
 
 // Client is the running job engine: River's client, whose transaction
@@ -74,13 +90,9 @@ type Client interface {
 // channel. Polling stays as the fallback there.
 func New(d Deps) (Client, error) {
 	m := d.Config.Mail
-	sender := d.Sender
-	if sender == nil {
-		s, err := NewSender(d.Config)
-		if err != nil {
-			return nil, err
-		}
-		sender = s
+	sender, err := d.sender()
+	if err != nil {
+		return nil, err
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &mailer.SendWorker{Outbox: d.Store, Sender: sender, From: m.From, Key: d.Key,

@@ -3,6 +3,7 @@ package mailer
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -48,6 +49,11 @@ type ListenerConfig struct {
 	PerIP, PerSender, PerFrom Limit
 	// Now is the limits' clock; nil is time.Now.
 	Now func() time.Time
+	// TLS, when set, is offered through STARTTLS (see ListenerTLS).
+	// RequireTLS then refuses MAIL before STARTTLS with 530 5.7.0; it
+	// wants TLS set, or no message gets in.
+	TLS        *tls.Config
+	RequireTLS bool
 }
 
 // Limit allows Burst messages at once and then one more per Every. It
@@ -75,6 +81,12 @@ func NewListener(cfg ListenerConfig, handle ReplyHandler, log *slog.Logger) *smt
 	s.ReadTimeout = max(cfg.ReadTimeout, 30*time.Second)
 	s.WriteTimeout = 30 * time.Second
 	s.AllowInsecureAuth = false
+	s.TLSConfig = cfg.TLS
+	// Replies from internationalised addresses (zoë@bücher.example) come
+	// with MAIL FROM:<…> SMTPUTF8; a strict MTA will not send them to a
+	// server that does not advertise it. Nothing here needs ASCII: the
+	// message is read as bytes and addresses are compared as UTF-8.
+	s.EnableSMTPUTF8 = true
 	return s
 }
 
@@ -86,20 +98,31 @@ type backend struct {
 }
 
 func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	return &session{b: b, client: clientKey(c.Conn().RemoteAddr())}, nil
+	return &session{b: b, conn: c, client: clientKey(c.Conn().RemoteAddr())}, nil
 }
 
 type session struct {
 	b      *backend
+	conn   *smtp.Conn
 	client string // the client's address, the per-IP key
 	env    Envelope
 }
+
+// errMustStartTLS is the refusal of MAIL in clear where TLS is required,
+// in the words (and code) other MTAs use, so a sender knows what to do.
+var errMustStartTLS = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0},
+	Message: "Must issue a STARTTLS command first"}
 
 func (s *session) Reset()        { s.env = Envelope{} }
 func (s *session) Logout() error { return nil }
 
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	from = strings.TrimSpace(from)
+	// Before the limits: a refused message must not use up a client's
+	// allowance for the retry it makes over TLS.
+	if _, isTLS := s.conn.TLSConnectionState(); s.b.cfg.RequireTLS && !isTLS {
+		return errMustStartTLS
+	}
 	if ok, wait := s.b.perIP.Allow(s.client); !ok {
 		s.b.log.Info("inbound mail deferred", "limit", "per client", "client", s.client)
 		return tryLater("Too many messages from your address", wait)

@@ -31,7 +31,8 @@ type SMTPConfig struct {
 	Timeout  time.Duration
 	// InsecureSkipVerify accepts any certificate (test relays only).
 	InsecureSkipVerify bool
-	// RootCAs, when set, replaces the system's trusted roots (tests).
+	// RootCAs, when set, replaces the system's trusted roots: the system's
+	// plus mail.smtp.ca_file, or a test's own CA.
 	RootCAs *x509.CertPool
 	// HELO is the name we greet the relay with.
 	HELO string

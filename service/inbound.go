@@ -72,7 +72,7 @@ func (s *Service) replyFor(ctx context.Context, tok *models.Token, reply *mailer
 	switch {
 	case reply.Auto:
 		return InboundResult{InboundIgnored, "automatic reply: " + reply.AutoWhy}, nil
-	case reply.From != req.Email:
+	case !sameMailbox(reply.From, req.Email):
 		return InboundResult{InboundIgnored, "sender is not the request's address"}, nil
 	case reply.DMARCFail:
 		return InboundResult{InboundIgnored, "sender failed DMARC"}, nil

@@ -156,19 +156,18 @@ func (a *app) startMetrics(m *observe.Metrics, errc chan<- error) (*http.Server,
 // verify_per_email per From address; the listener keeps its own count of
 // the last, apart from the web app's.
 func (a *app) startInbound(errc chan<- error) (interface{ Shutdown(context.Context) error }, error) {
-	m, rl := a.cfg.Mail, a.cfg.RateLimit
+	m := a.cfg.Mail
 	if m.Inbound.Addr == "" {
 		return nil, nil
+	}
+	log := a.log.With("component", "inbound")
+	lc, err := a.listenerConfig(log)
+	if err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", m.Inbound.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("inbound smtp: listen on %s: %w", m.Inbound.Addr, err)
-	}
-	lc := mailer.ListenerConfig{Addr: m.Inbound.Addr, Domain: m.ReplyDomain, LocalPart: m.ReplyLocal,
-		MaxBytes: m.Inbound.MaxBytes}
-	if rl.Enabled {
-		limit := func(l config.Limit) mailer.Limit { return mailer.Limit{Burst: l.Burst, Every: l.Every.D()} }
-		lc.PerIP, lc.PerSender, lc.PerFrom = limit(rl.InboundSMTPPerIP), limit(rl.InboundSMTPPerSender), limit(rl.VerifyPerEmail)
 	}
 	srv := mailer.NewListener(lc,
 		func(ctx context.Context, raw []byte, env mailer.Envelope) error {
@@ -177,12 +176,32 @@ func (a *app) startInbound(errc chan<- error) (interface{ Shutdown(context.Conte
 				return mailer.ErrNoEffect // not counted against the From address
 			}
 			return err
-		}, a.log.With("component", "inbound"))
+		}, log)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
 			errc <- fmt.Errorf("inbound smtp: %w", err)
 		}
 	}()
-	a.log.Info("inbound smtp listening", "addr", ln.Addr().String())
+	a.log.Info("inbound smtp listening", "addr", ln.Addr().String(), "starttls", lc.TLS != nil, "require_tls", lc.RequireTLS)
 	return srv, nil
+}
+
+// listenerConfig is the inbound listener's configuration: its limits
+// when rate limits are on, and STARTTLS when a certificate is set.
+func (a *app) listenerConfig(log *slog.Logger) (mailer.ListenerConfig, error) {
+	m, rl := a.cfg.Mail, a.cfg.RateLimit
+	lc := mailer.ListenerConfig{Addr: m.Inbound.Addr, Domain: m.ReplyDomain, LocalPart: m.ReplyLocal,
+		MaxBytes: m.Inbound.MaxBytes, RequireTLS: m.Inbound.RequireTLS}
+	if rl.Enabled {
+		limit := func(l config.Limit) mailer.Limit { return mailer.Limit{Burst: l.Burst, Every: l.Every.D()} }
+		lc.PerIP, lc.PerSender, lc.PerFrom = limit(rl.InboundSMTPPerIP), limit(rl.InboundSMTPPerSender), limit(rl.VerifyPerEmail)
+	}
+	if m.Inbound.TLSCert != "" {
+		tc, err := mailer.ListenerTLS(m.Inbound.TLSCert, m.Inbound.TLSKey, log)
+		if err != nil {
+			return lc, fmt.Errorf("inbound smtp: %w", err)
+		}
+		lc.TLS = tc
+	}
+	return lc, nil
 }

@@ -12,10 +12,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
 	"log"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -54,6 +57,9 @@ type Options struct {
 	ImplicitTLS bool
 	Username    string
 	Password    string
+	// CertHosts are the names and addresses the relay's certificate is
+	// for; empty: localhost and 127.0.0.1, the address it listens on.
+	CertHosts []string
 }
 
 // Message is one accepted message.
@@ -65,9 +71,12 @@ type Message struct {
 
 // Server is a running test SMTP server.
 type Server struct {
-	Host    string
-	Port    int
+	Host string
+	Port int
+	// RootCAs trusts the relay's test CA, which signed its certificate;
+	// CAPEM is that CA in PEM, for a ca_file.
 	RootCAs *x509.CertPool
+	CAPEM   []byte
 
 	t       testing.TB
 	opts    Options
@@ -89,7 +98,7 @@ type Server struct {
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	s := &Server{t: t, opts: opts, changed: make(chan struct{})}
-	s.tlsConf, s.RootCAs = selfSigned(t)
+	s.tlsConf, s.RootCAs, s.CAPEM = testCA(t, opts.CertHosts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("smtptest: listen: %v", err)
@@ -350,26 +359,84 @@ func (x *session) cut() error {
 func (x *session) Reset()        { x.from, x.to = "", nil }
 func (x *session) Logout() error { return nil }
 
-// selfSigned makes a certificate for 127.0.0.1 and localhost, and the
-// pool a client needs to trust it.
-func selfSigned(t testing.TB) (*tls.Config, *x509.CertPool) {
+// testCA makes a CA and a certificate it signs for hosts, as a relay
+// with a private CA has: the tls.Config that serves it, the pool that
+// trusts the CA, and the CA in PEM.
+func testCA(t testing.TB, hosts []string) (*tls.Config, *x509.CertPool, []byte) {
+	c := issue(t, hosts)
+	conf := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{c.der, c.caDER}, PrivateKey: c.key}}}
+	return conf, c.pool, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.caDER})
+}
+
+// CertFiles writes a certificate for hosts (default: localhost and
+// 127.0.0.1), signed by a new test CA, with the CA after it, and its
+// key, as PEM files in dir: for a server under test to serve (the
+// inbound listener's tls_cert and tls_key). pool trusts the CA.
+func CertFiles(t testing.TB, dir string, hosts ...string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	c := issue(t, hosts)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(c.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	chain := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.der}),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.caDER})...)
+	if err := os.WriteFile(certFile, chain, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile, c.pool
+}
+
+// issued is a leaf certificate and the test CA that signed it.
+type issued struct {
+	key        *ecdsa.PrivateKey
+	der, caDER []byte
+	pool       *x509.CertPool // trusts the CA
+}
+
+func issue(t testing.TB, hosts []string) issued {
+	if len(hosts) == 0 {
+		hosts = []string{"localhost", "127.0.0.1"}
+	}
+	caKey, caDER := newCert(t, &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "smtptest CA"},
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true}, nil, nil)
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: hosts[0]},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			leaf.IPAddresses = append(leaf.IPAddresses, ip)
+		} else {
+			leaf.DNSNames = append(leaf.DNSNames, h)
+		}
+	}
+	key, der := newCert(t, leaf, ca, caKey)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	return issued{key: key, der: der, caDER: caDER, pool: pool}
+}
+
+// newCert signs tmpl with parent's key (itself when parent is nil) for a
+// new key, valid from an hour ago for a day.
+func newCert(t testing.TB, tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*ecdsa.PrivateKey, []byte) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "smtptest"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true,
+	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
+	if parent == nil {
+		parent, parentKey = tmpl, key
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, pool
+	return key, der
 }
