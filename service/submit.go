@@ -142,6 +142,8 @@ func NormalizeEmail(raw string) (string, string) {
 		return "", "Enter your e-mail address."
 	case len(e) > workflow.MaxEmailLen:
 		return e, "This e-mail address is too long."
+	case invisibleIn(e):
+		return e, "Remove the invisible characters (such as a zero-width space) from the e-mail address: they often come along when an address is copied."
 	case workflow.CheckText(e, workflow.MaxEmailLen, false) != "" || strings.ContainsAny(e, " ,;<>\"()[]\\"):
 		return e, "Enter one e-mail address, like name@example.com."
 	}
