@@ -139,12 +139,8 @@ func (h *Handler) apiSubmit(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	email, _ := service.NormalizeEmail(b.Email)
-	if !h.takeEmail(c, email) {
-		return
-	}
 	req, err := h.svc.Submit(c.Request.Context(), service.SubmitInput{Type: b.Type, Email: b.Email, FullName: b.FullName,
-		Jurisdiction: b.Jurisdiction, Details: d})
+		Jurisdiction: b.Jurisdiction, Details: d, Admit: h.admitEmail(c)})
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -163,7 +159,7 @@ func (h *Handler) apiVerify(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	t := strings.ToLower(strings.TrimSpace(b.Token))
+	t := service.NormalizeToken(b.Token)
 	if t == "" {
 		h.fail(c, invalid(map[string]string{"token": "is required"}))
 		return

@@ -156,12 +156,8 @@ func (h *Handler) submitRequest(c *gin.Context) {
 		h.fail(c, invalid(map[string]string{"type": "Choose which right you want to use."}))
 		return
 	}
-	email, _ := service.NormalizeEmail(f.Email)
-	if !h.takeEmail(c, email) {
-		return
-	}
 	_, err := h.svc.Submit(c.Request.Context(), service.SubmitInput{Type: f.Type, Email: f.Email, FullName: f.FullName,
-		Jurisdiction: f.Jurisdiction, Details: f.details()})
+		Jurisdiction: f.Jurisdiction, Details: f.details(), Admit: h.admitEmail(c)})
 	var ve *service.ValidationError
 	if errors.As(err, &ve) {
 		h.renderForm(c, http.StatusUnprocessableEntity, f, ve.Fields)

@@ -59,10 +59,23 @@ func (h *Handler) take(c *gin.Context, l *ratelimit.Limiter, key string) bool {
 
 // tooMany answers SPEC §7's 429 with Retry-After in whole seconds.
 func (h *Handler) tooMany(c *gin.Context, wait time.Duration) {
+	h.fail(c, rateLimited(c, wait))
+}
+
+// rateLimited sets Retry-After in whole seconds and is the 429 to answer,
+// for refusals that come back as an error from below.
+func rateLimited(c *gin.Context, wait time.Duration) error {
 	secs := strconv.Itoa(ratelimit.RetrySeconds(wait))
 	c.Header("Retry-After", secs)
-	h.fail(c, &httpError{http.StatusTooManyRequests, "rate_limited",
-		"Too many requests. Please wait " + secs + " seconds and try again.", nil})
+	return &httpError{http.StatusTooManyRequests, "rate_limited",
+		"Too many requests. Please wait " + secs + " seconds and try again.", nil}
+}
+
+// addressKey keys a per-address limit by the mailbox
+// (service.AddressLimitKey), so that case and +tags give no address a
+// second allowance, and by a hash, so that limiters hold no addresses.
+func addressKey(email string) string {
+	return ratelimit.HashKey(service.AddressLimitKey(email))
 }
 
 func (h *Handler) limitSubmit(c *gin.Context) {
@@ -83,10 +96,21 @@ func (h *Handler) limitInbound(c *gin.Context) {
 	}
 }
 
-// takeEmail limits submissions per e-mail address, keyed by a hash so the
-// limiter holds no addresses.
-func (h *Handler) takeEmail(c *gin.Context, email string) bool {
-	return h.take(c, h.limits.submitEmail, ratelimit.HashKey(email))
+// admitEmail is service.SubmitInput.Admit: it spends the per-address
+// submission allowance only once the input has validated, so that
+// invalid submissions naming someone's address (which store nothing)
+// cannot lock that person out; the per-client limit counts them all.
+// The refusal is the same whether or not the address filed before.
+func (h *Handler) admitEmail(c *gin.Context) func(email string) error {
+	return func(email string) error {
+		if !h.limits.enabled {
+			return nil
+		}
+		if ok, wait := h.limits.submitEmail.Allow(addressKey(email)); !ok {
+			return rateLimited(c, wait)
+		}
+		return nil
+	}
 }
 
 // takeVerifyEmail limits confirmations by link per e-mail address. The
@@ -103,7 +127,7 @@ func (h *Handler) takeVerifyEmail(c *gin.Context, token string) bool {
 	if req == nil {
 		return true // the Verify call that follows answers for the token
 	}
-	return h.take(c, h.limits.verifyEmail, ratelimit.HashKey(req.Email))
+	return h.take(c, h.limits.verifyEmail, addressKey(req.Email))
 }
 
 // replyAllowed refuses a reply (429) while its From address has used up
@@ -115,7 +139,7 @@ func (h *Handler) replyAllowed(c *gin.Context, from string) bool {
 	if !h.limits.enabled || from == "" {
 		return true
 	}
-	if wait := h.limits.verifyEmail.Wait(ratelimit.HashKey(from)); wait > 0 {
+	if wait := h.limits.verifyEmail.Wait(addressKey(from)); wait > 0 {
 		h.tooMany(c, wait)
 		return false
 	}
@@ -126,12 +150,14 @@ func (h *Handler) replyAllowed(c *gin.Context, from string) bool {
 // answered a question.
 func (h *Handler) countReply(from string, res service.InboundResult) {
 	if h.limits.enabled && from != "" && res.Acted() {
-		h.limits.verifyEmail.Allow(ratelimit.HashKey(from))
+		h.limits.verifyEmail.Allow(addressKey(from))
 	}
 }
 
+// limitCode keys the code mails by the token as the service reads it:
+// the raw path would give each case variant of one link its own three.
 func (h *Handler) limitCode(c *gin.Context) {
-	if h.take(c, h.limits.code, "code:"+ratelimit.HashKey(c.Param("token"))) {
+	if h.take(c, h.limits.code, "code:"+ratelimit.HashKey(service.NormalizeToken(c.Param("token")))) {
 		c.Next()
 	}
 }

@@ -5,11 +5,13 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"rightsportal/config"
 	"rightsportal/internal/apptest"
+	"rightsportal/models"
 )
 
 // withLimits starts an app with rate limiting on and the limits set by
@@ -323,5 +325,114 @@ func TestVerifyLimitPerEmailDisabled(t *testing.T) {
 	}
 	if o, why := inboundOutcome(t, a, subjectReply("Same", "same@example.com", m2.ReplyTo(t), m2)); o != "verified" {
 		t.Errorf("second, by reply: %s (%s)", o, why)
+	}
+}
+
+// submitForm posts the request form for email; name "" makes it invalid.
+func submitForm(t *testing.T, a *apptest.App, email, name string) (*http.Response, []byte) {
+	t.Helper()
+	return postRaw(t, a, "/request", "application/x-www-form-urlencoded",
+		url.Values{"type": {"access"}, "full_name": {name}, "email": {email}}.Encode(), nil)
+}
+
+// withSubmitPerEmail starts an app whose per-address submission limit
+// is the shipped one (3, then one per 20 minutes) and whose per-client
+// limit is out of the way.
+func withSubmitPerEmail(t *testing.T) *apptest.App {
+	t.Helper()
+	return withLimits(t, func(c *config.Config) {
+		c.RateLimit.SubmitPerIP = config.Limit{Burst: 100, Every: config.Duration(time.Second)}
+		c.RateLimit.SubmitPerEmail = config.Limit{Burst: 3, Every: config.Duration(20 * time.Minute)}
+	})
+}
+
+// TestSubmitLimitPerEmailSpentOnlyWhenValid protects the victim of
+// someone who names their address in invalid submissions: those are
+// refused (422) and spend nothing of the address's allowance, so the
+// victim's own request is still taken, by API and by form.
+func TestSubmitLimitPerEmailSpentOnlyWhenValid(t *testing.T) {
+	a := withSubmitPerEmail(t)
+	for range 3 {
+		resp, b := postRaw(t, a, "/api/v1/requests", "application/json",
+			mustJSON(map[string]any{"type": "access", "email": "victim@example.com"}), nil)
+		checkError(t, resp, b, http.StatusUnprocessableEntity, "full_name")
+	}
+	assertNothingStored(t, a)
+	resp, b := postRaw(t, a, "/api/v1/requests", "application/json", submitBody("victim@example.com"), nil)
+	checkAccepted(t, resp, b)
+
+	for range 3 {
+		if resp, b := submitForm(t, a, "form-victim@example.com", ""); resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("invalid form: %d\n%s", resp.StatusCode, b)
+		}
+	}
+	if resp, b := submitForm(t, a, "form-victim@example.com", "Form Victim"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the victim's own form after three invalid ones: %d\n%s", resp.StatusCode, b)
+	}
+	if n := countRows(t, a, "SELECT COUNT(*) FROM requests WHERE email IN ('victim@example.com', 'form-victim@example.com')"); n != 2 {
+		t.Errorf("%d requests stored, want 2", n)
+	}
+}
+
+// TestSubmitLimitPerEmailPerMailbox protects the per-address limit from
+// +tags and case: name+1@, name+2@ and Name@DOMAIN reach one mailbox
+// and share its allowance, by API and form alike.
+func TestSubmitLimitPerEmailPerMailbox(t *testing.T) {
+	a := withSubmitPerEmail(t)
+	resp, b := postRaw(t, a, "/api/v1/requests", "application/json", submitBody("victim+1@example.com"), nil)
+	checkAccepted(t, resp, b)
+	if resp, b := submitForm(t, a, "victim+2@example.com", "Rate Tester"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("second by form: %d\n%s", resp.StatusCode, b)
+	}
+	resp, b = postRaw(t, a, "/api/v1/requests", "application/json", submitBody("Victim@EXAMPLE.com"), nil)
+	checkAccepted(t, resp, b)
+
+	before := storedRows(t, a)
+	resp, b = postRaw(t, a, "/api/v1/requests", "application/json", submitBody("victim+3@example.com"), nil)
+	check429(t, resp, b)
+	resp, page := submitForm(t, a, "VICTIM+news@example.com", "Rate Tester")
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("form over the limit: %d Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	assertNoGoErrorText(t, page)
+	if after := storedRows(t, a); mustJSON(after) != mustJSON(before) {
+		t.Errorf("429 stored something: before %v, after %v", before, after)
+	}
+	resp, b = postRaw(t, a, "/api/v1/requests", "application/json", submitBody("victim2@example.com"), nil)
+	checkAccepted(t, resp, b)
+	a.Clock.Advance(20*time.Minute + time.Second)
+	resp, b = postRaw(t, a, "/api/v1/requests", "application/json", submitBody("victim+3@example.com"), nil)
+	checkAccepted(t, resp, b)
+}
+
+// TestCodeLimitIgnoresTokenCase protects the three-an-hour limit on
+// mailing download codes: the status link's token is read whatever its
+// case, so an upper-cased link is the same link and gets no more mails.
+func TestCodeLimitIgnoresTokenCase(t *testing.T) {
+	hook := newFulHook(t)
+	a, _ := fulApp(t, hook, func(c *config.Config) {
+		c.RateLimit.Enabled = true
+		c.RateLimit.VerifyPerIP = config.Limit{Burst: 100, Every: config.Duration(time.Second)}
+	})
+	ann := a.StaffToken("ann@example.org", "admin")
+	id := fulVerified(a, "portability", nil)
+	fulApprove(a, ann, id)
+	fulWait(a, ann, id, "package built", fulStates(models.TaskDone, "newsletter", "shop", "support", ""))
+	fulAct(a, ann, id, "complete", map[string]any{"message": "Your data, to take with you."})
+	token := fulStatusToken(t, a.MailWithSubject(fulJane, "is complete"))
+	if token != strings.ToLower(token) {
+		t.Fatalf("status token %q is not lower case", token)
+	}
+	for i := range 3 {
+		fulNewCode(a, token, i+1)
+	}
+	for _, variant := range []string{strings.ToUpper(token), strings.ToUpper(token[:1]) + token[1:]} {
+		resp, body := fulSubjectPost(a, "/status/"+variant+"/code", nil)
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("code by %s: %d Retry-After %q\n%.300s", variant, resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+	}
+	if n := fulPortalCount(t, a, "SELECT count(*) FROM mails WHERE request_id = ? AND kind = 'download_code'", id); n != 3 {
+		t.Errorf("%d code mails queued, want 3", n)
 	}
 }

@@ -96,6 +96,32 @@ func HashToken(value string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// NormalizeToken is the one form of a token as the subject may paste
+// it: tokens are lower-case base32, and a mail system or a subject may
+// change the case or add spaces. Rate limits keyed on a token use it too,
+// so that each spelling of one link does not get an allowance of its own.
+func NormalizeToken(s string) string {
+	return strings.ToLower(strings.TrimSpace(s))
+}
+
+// AddressLimitKey is the mailbox an address delivers to, for limits per
+// address: the address as NormalizeEmail writes it, in the one spelling
+// mailboxKey gives an internationalised one, with a +tag dropped from the
+// local part, since name+1@ and name+2@ reach the same person and must
+// share one allowance.
+func AddressLimitKey(email string) string {
+	e, _ := NormalizeEmail(email)
+	e = mailboxKey(e)
+	at := strings.LastIndexByte(e, '@')
+	if at < 0 {
+		return e
+	}
+	if plus := strings.IndexByte(e[:at], '+'); plus > 0 {
+		return e[:plus] + e[at:]
+	}
+	return e
+}
+
 // WellFormedToken reports whether s could be a token at all, so that
 // garbage is refused before it reaches the database.
 func WellFormedToken(s string) bool {

@@ -22,7 +22,7 @@ func (s *Service) StatusRequest(ctx context.Context, token string) (*models.Requ
 }
 
 func (s *Service) statusToken(ctx context.Context, token string) (*models.Token, *models.Request, error) {
-	token = strings.ToLower(strings.TrimSpace(token))
+	token = NormalizeToken(token)
 	if !WellFormedToken(token) {
 		return nil, nil, ErrTokenInvalid
 	}

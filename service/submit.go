@@ -24,6 +24,12 @@ type SubmitInput struct {
 	FullName     string
 	Jurisdiction string
 	Details      workflow.Details
+	// Admit, when set, is asked with the normalised address once the
+	// input is valid and before anything is stored; its error ends the
+	// submission as it is. The per-address rate limit is spent here, so
+	// that input refused as invalid spends none of the address's
+	// allowance.
+	Admit func(email string) error
 }
 
 // Submit validates a new request and files it: the request, its two
@@ -34,6 +40,11 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (*models.Request, 
 	in, pol, err := s.checkSubmit(in)
 	if err != nil {
 		return nil, err
+	}
+	if in.Admit != nil {
+		if err := in.Admit(in.Email); err != nil {
+			return nil, err
+		}
 	}
 	now := models.Now(s.now())
 	if _, err := workflow.Decide(workflow.Snapshot{}, workflow.Input{Action: workflow.ActionSubmit,

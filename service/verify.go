@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"rightsportal/models"
 	"rightsportal/workflow"
@@ -89,7 +88,7 @@ func (s *Service) verify(ctx context.Context, tok *models.Token, req *models.Req
 // verifyToken finds the request a verification token belongs to and
 // checks that the token can still be spent.
 func (s *Service) verifyToken(ctx context.Context, token, purpose string) (*models.Token, *models.Request, error) {
-	token = strings.ToLower(strings.TrimSpace(token))
+	token = NormalizeToken(token)
 	if !WellFormedToken(token) {
 		return nil, nil, ErrTokenInvalid
 	}
