@@ -23,10 +23,14 @@ import (
 const maxGroup = 64
 
 type applyReq struct {
-	ctx  context.Context
-	now  time.Time
-	ch   Change
-	done chan applyRes
+	ctx context.Context
+	now time.Time
+	ch  Change
+	// write, when set, runs instead of ch: a bookkeeping write (the mail
+	// worker's "sent" marks) that shares the group's commit, so mail
+	// going out does not cost the writer a disk sync per message.
+	write func(tx *gorm.DB) error
+	done  chan applyRes
 }
 
 type applyRes struct {
@@ -57,19 +61,33 @@ var errAlone = errors.New("models: the only change was refused")
 var ErrClosed = errors.New("models: the store is closed")
 
 func (s *Store) applyBatched(ctx context.Context, now time.Time, ch Change) (*Request, error) {
-	req := applyReq{ctx: ctx, now: Now(now), ch: ch, done: make(chan applyRes, 1)}
+	res := s.handOver(applyReq{ctx: ctx, now: Now(now), ch: ch})
+	return res.out, res.err
+}
+
+// writeSmall runs fn, a small write of its own, in a transaction: on
+// SQLite in the next group commit, beside whatever changes are waiting.
+func (s *Store) writeSmall(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	if s.batch == nil {
+		return s.w.WithContext(ctx).Transaction(fn)
+	}
+	return s.handOver(applyReq{ctx: ctx, write: fn}).err
+}
+
+// handOver gives req to the committer and waits for its outcome.
+func (s *Store) handOver(req applyReq) applyRes {
+	req.done = make(chan applyRes, 1)
 	select {
 	case s.batch <- req:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	case <-req.ctx.Done():
+		return applyRes{err: req.ctx.Err()}
 	case <-s.stop:
-		return nil, ErrClosed
+		return applyRes{err: ErrClosed}
 	}
 	// Once handed over, wait for the outcome even if ctx ends: the change
 	// may be committing, and the caller must not be told otherwise. The
 	// group's own time limit (the busy timeout) bounds the wait.
-	res := <-req.done
-	return res.out, res.err
+	return <-req.done
 }
 
 func (s *Store) commitLoop() {
@@ -118,7 +136,7 @@ func (s *Store) commitGroup(group []applyReq) {
 				}
 			}
 			jb := &jobBuf{}
-			out, err := s.applyIn(ctx, tx, r.now, r.ch, jb)
+			out, err := s.applyOne(ctx, tx, r, jb)
 			if err != nil {
 				if alone {
 					results[i].err = busy(err)
@@ -151,4 +169,12 @@ func (s *Store) commitGroup(group []applyReq) {
 		}
 		r.done <- results[i]
 	}
+}
+
+// applyOne runs one request of a group: a change, or a small write.
+func (s *Store) applyOne(ctx context.Context, tx *gorm.DB, r applyReq, jb *jobBuf) (*Request, error) {
+	if r.write != nil {
+		return nil, r.write(tx.WithContext(ctx))
+	}
+	return s.applyIn(ctx, tx, r.now, r.ch, jb)
 }

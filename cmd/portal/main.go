@@ -78,9 +78,10 @@ func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout
 const usage = `usage: portal [-config FILE] [command]
 
 commands:
-  serve [-workers=false]
+  serve [-workers=false] [-profile-waits]
                         migrate the database and serve the portal (default);
-                        -workers=false: web and API only, no background work
+                        -workers=false: web and API only, no background work;
+                        -profile-waits: block and mutex profiles for pprof
   staff add --email E --name N --role admin|reviewer
                         create a staff account; the password is read from
                         standard input, or generated and printed once

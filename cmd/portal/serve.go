@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"runtime"
 	"time"
 
 	"rightsportal/config"
@@ -28,8 +30,16 @@ func serve(ctx context.Context, path string, args []string, getenv env, stderr i
 	// in front of others that send the mail and run the tasks (and for
 	// measuring intake on its own). Work it queues waits for a worker.
 	workers := fs.Bool("workers", true, "run the mail, task and scheduled-work workers in this process")
+	// -profile-waits records where goroutines block and which locks they
+	// contend for (pprof's block and mutex profiles on the metrics
+	// listener); it costs a little on every wait, so it is off by default.
+	waits := fs.Bool("profile-waits", false, "record block and mutex profiles for /debug/pprof on the metrics listener")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *waits {
+		runtime.SetBlockProfileRate(int((100 * time.Microsecond).Nanoseconds()))
+		runtime.SetMutexProfileFraction(10)
 	}
 	a, err := openApp(ctx, path, getenv, stderr)
 	if err != nil {
@@ -140,6 +150,13 @@ func (a *app) startMetrics(m *observe.Metrics, errc chan<- error) (*http.Server,
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
+	// Go's profiler on the same private listener, so that an operator
+	// (or scripts/bench.sh) can see where a running portal spends its
+	// time: CPU, allocations, and where goroutines wait (block, mutex).
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
 	go func() {
