@@ -44,8 +44,12 @@ type SMTPConfig struct {
 type SMTPSender struct {
 	cfg    SMTPConfig
 	client *gomail.Client
-	mu     sync.Mutex
-	idle   []idleConn
+	// slots caps the connections open at once (maxConns): the mail queue
+	// runs more workers than that, and a relay that limits connections
+	// per client should see a few busy sessions, not one per worker.
+	slots chan struct{}
+	mu    sync.Mutex
+	idle  []idleConn
 }
 
 type idleConn struct {
@@ -53,10 +57,12 @@ type idleConn struct {
 	since time.Time
 }
 
-// maxIdleConns and idleFor bound the pool: relays close quiet sessions
-// (often after a minute), so an older idle connection is not reused.
+// maxConns bounds the connections to the relay, busy or idle; idleFor
+// bounds how long one waits unused: relays close quiet sessions (often
+// after a minute), so an older idle connection is not reused.
 const (
-	maxIdleConns = 4
+	maxConns     = 4
+	maxIdleConns = maxConns
 	idleFor      = 30 * time.Second
 )
 
@@ -66,7 +72,7 @@ func NewSMTPSender(cfg SMTPConfig) (*SMTPSender, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &SMTPSender{cfg: cfg, client: cl}, nil
+	return &SMTPSender{cfg: cfg, client: cl, slots: make(chan struct{}, maxConns)}, nil
 }
 func (c SMTPConfig) client() (*gomail.Client, error) {
 	opts := []gomail.Option{
@@ -101,6 +107,12 @@ func (c SMTPConfig) client() (*gomail.Client, error) {
 // connection that turns out dead fails go-mail's NOOP check before
 // anything is sent, so the message is then tried once on a fresh one.
 func (s *SMTPSender) Send(ctx context.Context, msg *gomail.Msg) error {
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	sc, reused := s.take()
 	if sc == nil {
 		var err error
