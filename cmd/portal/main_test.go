@@ -304,6 +304,19 @@ func TestMetricsListener(t *testing.T) {
 	if resp, err := http.Get(base + "/metrics"); err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("main listener's /metrics without a token: %v %v", err, resp)
 	}
+	// The profiler lives on the private listener only.
+	resp, err = http.Get("http://" + e["PORTAL_METRICS_ADDR"] + "/debug/pprof/heap?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "heap profile") {
+		t.Fatalf("pprof on the metrics listener: %d\n%.300s", resp.StatusCode, body)
+	}
+	if resp, err := http.Get(base + "/debug/pprof/heap"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("pprof on the main listener: %v %v, want 404", err, resp)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
