@@ -100,4 +100,9 @@ func TestAccessibilityEveryPage(t *testing.T) {
 	tb.noValidate(`form[action="/staff/admin/staff"]`)
 	tb.press(`form[action="/staff/admin/staff"] button[type=submit]`)
 	tb.page("admin-errors")
+	tb.open("/staff/tokens")
+	tb.wantH1("Your API tokens")
+	tb.page("tokens")
+	tb.wantStatus("new own token", tb.press(`form[action="/staff/tokens"] button[type=submit]`), http.StatusOK)
+	tb.page("tokens-new")
 }

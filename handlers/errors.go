@@ -67,6 +67,8 @@ func asHTTPError(err error) *httpError {
 		return malformed("The body is not a readable RFC 5322 e-mail message.")
 	case errors.Is(err, service.ErrUnauthenticated), errors.Is(err, service.ErrBadCredentials):
 		return errUnauthorized
+	case errors.Is(err, service.ErrTokenForOther):
+		return &httpError{http.StatusForbidden, "forbidden", "Nobody can create an API token in someone else's name: each staff member creates their own on their API tokens page.", nil}
 	case errors.Is(err, service.ErrForbidden):
 		return &httpError{http.StatusForbidden, "forbidden", "Your role does not allow this.", nil}
 	case errors.Is(err, models.ErrBadCursor):

@@ -148,6 +148,7 @@ func TestHeadLikeGet(t *testing.T) {
 		"/staff/login":                    {"/staff/login?next=%2Fstaff"},
 		"/staff/login/2fa":                {"/staff/login/2fa"},
 		"/staff/2fa":                      {"/staff/2fa"},
+		"/staff/tokens":                   {"/staff/tokens"},
 		"/staff":                          {"/staff", "/staff?status=all"},
 		"/staff/requests/:id":             {"/staff/requests/" + f.id},
 		"/staff/admin":                    {"/staff/admin"},

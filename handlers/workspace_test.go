@@ -525,9 +525,10 @@ func TestWorkspaceDisabledAccountLosesAccess(t *testing.T) {
 	}
 	resp, body = wsLogin(a, "rita@example.org", wsPassword, nil)
 	wsWant(t, "disabled sign-in", resp, body, http.StatusUnauthorized)
-	// No new token for a disabled account: refused with a reason, not a 500.
+	// No new token for a disabled account: refused with a reason, not a
+	// 500 (nobody makes tokens for others; see tokens_test.go).
 	resp, body = b.PostForm("/staff/admin/tokens", url.Values{"staff_id": {rita.ID}}, nil)
-	wsWant(t, "token for a disabled account", resp, body, http.StatusUnprocessableEntity)
+	wsWant(t, "token for a disabled account", resp, body, http.StatusForbidden)
 	if n := wsCount(t, a, "SELECT COUNT(*) FROM api_tokens WHERE staff_id = ?", rita.ID); n != 1 {
 		t.Errorf("%d tokens for the disabled account, want the 1 it had", n)
 	}
@@ -563,14 +564,14 @@ func TestWorkspaceAdminCannotLockThemselvesOut(t *testing.T) {
 var wsTokenRE = regexp.MustCompile(`<code class="secret">([^<]+)</code>`)
 
 // TestWorkspaceAdminTokens protects API tokens from the admin page:
-// shown once, listed by prefix only, and revocable.
+// an admin's own token is shown once, every token is listed by prefix
+// only with its owner and creator, and an admin revokes anyone's.
 func TestWorkspaceAdminTokens(t *testing.T) {
 	a := apptest.New(t, apptest.Options{NoJobs: true})
-	wsStaff(t, a, "ada@example.org", "admin")
-	rita := wsStaff(t, a, "rita@example.org", "reviewer")
+	ada := wsStaff(t, a, "ada@example.org", "admin")
 	b := wsSignedIn(a, "ada@example.org")
-	resp, body := b.PostForm("/staff/admin/tokens", url.Values{"staff_id": {rita.ID}}, nil)
-	wsWant(t, "create token", resp, body, http.StatusOK)
+	resp, body := b.PostForm("/staff/admin/tokens", url.Values{"staff_id": {ada.ID}}, nil)
+	wsWant(t, "create own token", resp, body, http.StatusOK)
 	m := wsTokenRE.FindStringSubmatch(body)
 	if m == nil || !strings.HasPrefix(m[1], "rp_") {
 		t.Fatalf("no rp_ token shown:\n%s", body)
@@ -579,17 +580,25 @@ func TestWorkspaceAdminTokens(t *testing.T) {
 	if resp, m := a.GetJSON("/api/v1/requests", token); resp.StatusCode != http.StatusOK {
 		t.Fatalf("new token: %d %v", resp.StatusCode, m)
 	}
-	_, body = b.Get("/staff/admin")
-	if strings.Contains(body, token) || !strings.Contains(body, token[:7]) {
-		t.Errorf("admin page should list the token by prefix only")
+	rita := wsStaff(t, a, "rita@example.org", "reviewer")
+	ritaToken, err := a.Svc.CreateAPIToken(context.Background(), rita.Email)
+	if err != nil {
+		t.Fatal(err)
 	}
-	toks, err := a.Store.APITokens(context.Background())
-	if err != nil || len(toks) != 1 || toks[0].StaffID != rita.ID || toks[0].Hash == token {
+	_, body = b.Get("/staff/admin")
+	if strings.Contains(body, token) || !strings.Contains(body, token[:7]) || strings.Contains(body, ritaToken) || !strings.Contains(body, ritaToken[:7]) {
+		t.Errorf("admin page should list every token by prefix only")
+	}
+	if !strings.Contains(body, "operator (command line)") {
+		t.Errorf("admin page does not say the operator made rita's token")
+	}
+	toks, err := a.Store.APITokens(context.Background(), rita.ID)
+	if err != nil || len(toks) != 1 || toks[0].StaffID != rita.ID || toks[0].Hash == ritaToken {
 		t.Fatalf("stored tokens: %+v %v", toks, err)
 	}
 	resp, body = b.PostForm(fmt.Sprintf("/staff/admin/tokens/%d/revoke", toks[0].ID), nil, nil)
 	wsWantRedirect(t, "revoke", resp, body, "/staff/admin")
-	if resp, m := a.GetJSON("/api/v1/requests", token); resp.StatusCode != http.StatusUnauthorized {
+	if resp, m := a.GetJSON("/api/v1/requests", ritaToken); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("revoked token: %d %v", resp.StatusCode, m)
 	}
 	_, body = b.Get("/staff/admin")

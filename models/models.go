@@ -178,6 +178,11 @@ type APIToken struct {
 	CreatedAt  time.Time `gorm:"not null"`
 	LastUsedAt *time.Time
 	RevokedAt  *time.Time
+	// CreatedByKind and CreatedBy name who made the token: "staff" and
+	// their id, or "operator" (the command line) and "". Both are ""
+	// on tokens made before the creator was recorded.
+	CreatedByKind string `gorm:"size:16;not null;default:''"`
+	CreatedBy     string `gorm:"size:36;not null;default:''"`
 }
 
 // TableName keeps the audit table's name plain.

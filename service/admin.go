@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	"rightsportal/models"
@@ -55,45 +54,14 @@ func (s *Service) SetDisabled(ctx context.Context, actor *models.Staff, id strin
 	if id == actor.ID && disabled {
 		return &ValidationError{Fields: map[string]string{"disabled": "You cannot disable your own account."}}
 	}
-	return s.store.SetStaffDisabled(ctx, id, disabled)
-}
-
-// AdminCreateAPIToken issues a token for a staff member (shown once).
-func (s *Service) AdminCreateAPIToken(ctx context.Context, actor *models.Staff, staffID string) (string, error) {
-	if err := requireAdmin(actor); err != nil {
-		return "", err
-	}
-	st, err := s.store.StaffByID(ctx, staffID)
+	owner, err := s.store.StaffByID(ctx, id)
 	if err != nil {
-		return "", err
+		return err
 	}
-	// Refused here with a reason the admin sees, rather than as the
-	// internal error CreateAPIToken gives the CLI.
-	if st.Disabled {
-		return "", &ValidationError{Fields: map[string]string{"staff_id": "This account is disabled; enable it before giving it a token."}}
-	}
-	return s.CreateAPIToken(ctx, st.Email)
-}
-
-// RevokeAPIToken stops a token; admins revoke any, others only their own.
-func (s *Service) RevokeAPIToken(ctx context.Context, actor *models.Staff, id int64) error {
-	if actor.Role != models.RoleAdmin {
-		toks, err := s.store.APITokens(ctx)
-		if err != nil {
-			return err
-		}
-		own := false
-		for _, t := range toks {
-			own = own || (t.ID == id && t.StaffID == actor.ID)
-		}
-		if !own {
-			return ErrForbidden
-		}
-	}
-	if err := s.store.RevokeAPIToken(ctx, id, s.now()); err != nil {
-		return fmt.Errorf("revoke token %d: %w", id, err)
-	}
-	return nil
+	// The tokens it revokes are audited like any revocation.
+	return s.store.SetStaffDisabled(ctx, id, disabled, s.now(), func(t *models.APIToken) *models.Event {
+		return tokenEvent(ActionTokenRevoke, staffActor(actor), t, owner, "account disabled")
+	})
 }
 
 // AddNote records an internal note on a request.

@@ -148,26 +148,6 @@ const touchWait = time.Second
 // recognise in a scanner or a log.
 const APITokenPrefix = "rp_"
 
-// CreateAPIToken issues an API token for the staff member with this
-// address and returns it once; only its hash is kept.
-func (s *Service) CreateAPIToken(ctx context.Context, email string) (string, error) {
-	email, _ = NormalizeEmail(email)
-	st, err := s.store.StaffByEmail(ctx, email)
-	if err != nil {
-		return "", err
-	}
-	if st.Disabled {
-		return "", fmt.Errorf("service: staff %s is disabled", email)
-	}
-	raw, _ := NewToken()
-	value := APITokenPrefix + raw
-	hash := HashToken(value)
-	if err := s.store.CreateAPIToken(ctx, &models.APIToken{StaffID: st.ID, Hash: hash, Prefix: value[:7]}); err != nil {
-		return "", err
-	}
-	return value, nil
-}
-
 // AuthenticateAPIToken finds the active staff member a bearer token
 // belongs to.
 func (s *Service) AuthenticateAPIToken(ctx context.Context, value string) (*models.Staff, error) {

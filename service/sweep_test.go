@@ -350,7 +350,7 @@ func TestSweepEscalatesOverdue(t *testing.T) {
 	boss := swStaff(t, a, "boss@example.org", "admin")
 	swStaff(t, a, "chief@example.org", "admin")
 	gone := swStaff(t, a, "gone@example.org", "admin")
-	if err := a.Store.SetStaffDisabled(context.Background(), gone.ID, true); err != nil {
+	if err := a.Svc.SetDisabled(context.Background(), boss, gone.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	late, _ := swInReview(t, a, ann, "gdpr")

@@ -1,0 +1,87 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"rightsportal/models"
+	"rightsportal/service"
+)
+
+// tokenRow is an API token as the token pages list it (never the value):
+// whose it is and who made it.
+type tokenRow struct {
+	models.APIToken
+	Owner     string
+	CreatedBy string
+}
+
+// tokenRows names each token's owner and creator.
+func tokenRows(toks []models.APIToken, names staffNames) []tokenRow {
+	rows := make([]tokenRow, 0, len(toks))
+	for _, t := range toks {
+		by := "not recorded" // made before creators were recorded
+		switch t.CreatedByKind {
+		case service.ActorOperator:
+			by = "operator (command line)"
+		case "staff":
+			by = names.name(t.CreatedBy)
+		}
+		rows = append(rows, tokenRow{APIToken: t, Owner: names.name(t.StaffID), CreatedBy: by})
+	}
+	return rows
+}
+
+// showTokens is a staff member's own API tokens, with the forms to make
+// and revoke them. Any staff member, reviewer or admin, has one.
+func (h *Handler) showTokens(c *gin.Context) {
+	h.renderTokens(c, http.StatusOK, "")
+}
+
+func (h *Handler) renderTokens(c *gin.Context, status int, newToken string) {
+	toks, err := h.store.APITokens(c.Request.Context(), staffOf(c).ID)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.pages.render(c, status, "staff_tokens", "Your API tokens", h.staffPage(c, map[string]any{
+		"Tokens": tokenRows(toks, h.staffNames(c)), "NewToken": newToken,
+	}))
+}
+
+// createOwnToken issues the signed-in staff member a token and shows it
+// once.
+func (h *Handler) createOwnToken(c *gin.Context) {
+	limitBody(c, 4<<10)
+	tok, err := h.svc.CreateOwnAPIToken(c.Request.Context(), staffOf(c), c.PostForm("staff_id"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.renderTokens(c, http.StatusOK, tok)
+}
+
+// revokeOwnToken stops one of the staff member's own tokens.
+func (h *Handler) revokeOwnToken(c *gin.Context) {
+	if h.revokeTokenParam(c) {
+		c.Redirect(http.StatusSeeOther, "/staff/tokens")
+	}
+}
+
+// revokeTokenParam revokes the token of the :id parameter as the
+// signed-in staff member, answering the error when it cannot.
+func (h *Handler) revokeTokenParam(c *gin.Context) bool {
+	limitBody(c, 4<<10)
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		h.fail(c, errNotFound)
+		return false
+	}
+	if err := h.svc.RevokeAPIToken(c.Request.Context(), staffOf(c), id); err != nil {
+		h.fail(c, err)
+		return false
+	}
+	return true
+}
