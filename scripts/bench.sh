@@ -70,8 +70,8 @@ wrkrun() {
 declare -A R M
 SINK_SMTP=127.0.0.1:2526 SINK_HTTP=127.0.0.1:2580 METRICS=127.0.0.1:9464
 # The portal as users run it: workers on, every mail sent over SMTP to a
-# relay on loopback (cmd/smtpsink, which counts Message-IDs), metrics and
-# pprof on their private listener.
+# relay on loopback (cmd/smtpsink, which counts Message-IDs), metrics (and,
+# in the profiled round, pprof) on their private listener.
 FULL_ENV="PORTAL_MAIL_SMTP_HOST=127.0.0.1 PORTAL_MAIL_SMTP_PORT=${SINK_SMTP##*:} PORTAL_MAIL_SMTP_TLS=none PORTAL_METRICS_ADDR=$METRICS"
 sink() { curl -s "http://$SINK_HTTP/stats" | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
 stored() { curl -s "http://$METRICS/metrics" | awk '/^portal_requests\{/ {s += $2} END {print s + 0}'; }
@@ -85,7 +85,7 @@ intake_full() { # $1 name, $2 clients, $3 profile? (1: take CPU, allocation and 
   "$WORK/smtpsink" -smtp $SINK_SMTP -http $SINK_HTTP >"$WORK/sink.log" 2>&1 &
   local sink_pid=$!
   until curl -sf "http://$SINK_HTTP/stats" >/dev/null; do sleep 0.02; done
-  SERVE_ARGS="serve${3:+ -profile-waits}" EXTRA_ENV="$FULL_ENV" start_portal "$1"
+  SERVE_ARGS="serve${3:+ -pprof -profile-waits}" EXTRA_ENV="$FULL_ENV" start_portal "$1"
   local prof=""
   if [ -n "${3:-}" ]; then
     (sleep 3; curl -s -o "$WORK/cpu-$2.pb" "http://$METRICS/debug/pprof/profile?seconds=10"
@@ -236,8 +236,9 @@ cat <<MD
 
 One run of \`scripts/bench.sh\` on this machine ($(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | awk '{print $3}')), $(date -u +%Y-%m-%d).
 Load from \`wrk -t2 --latency\` for ${DUR} per figure, on loopback, portal on SQLite
-(WAL, synchronous=FULL), rate limits off (\`PORTAL_RATELIMIT_ENABLED=false\`), mail
-to \`.eml\` files by the running worker. Reproduce everything with \`scripts/bench.sh\`
+(WAL, synchronous=FULL), rate limits off (\`PORTAL_RATELIMIT_ENABLED=false\`); with
+the workers on, mail goes over SMTP to a relay on loopback (intake) or to
+\`.eml\` files (queue and memory runs). Reproduce everything with \`scripts/bench.sh\`
 (\`BIG=100000 DUR=10s scripts/bench.sh\` for a quick run).
 
 ## Intake: \`POST /api/v1/requests\`
@@ -314,7 +315,7 @@ $GOB
 ## Mail
 
 \`go test ./mailer -run '^\$' -bench MailThroughput -benchtime 2000x\` (queue to an in-process
-SMTP relay with STARTTLS and AUTH, 4 workers, pooled connections):
+SMTP relay with STARTTLS and AUTH, 4 senders at once, pooled connections):
 
 \`\`\`
 $MAILB

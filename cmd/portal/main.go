@@ -78,10 +78,11 @@ func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout
 const usage = `usage: portal [-config FILE] [command]
 
 commands:
-  serve [-workers=false] [-profile-waits]
+  serve [-workers=false] [-pprof [-profile-waits]]
                         migrate the database and serve the portal (default);
                         -workers=false: web and API only, no background work;
-                        -profile-waits: block and mutex profiles for pprof
+                        -pprof: Go's profiler on the metrics listener;
+                        -profile-waits: with it, block and mutex profiles
   staff add --email E --name N --role admin|reviewer
                         create a staff account; the password is read from
                         standard input, or generated and printed once

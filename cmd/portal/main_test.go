@@ -304,18 +304,9 @@ func TestMetricsListener(t *testing.T) {
 	if resp, err := http.Get(base + "/metrics"); err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("main listener's /metrics without a token: %v %v", err, resp)
 	}
-	// The profiler lives on the private listener only.
-	resp, err = http.Get("http://" + e["PORTAL_METRICS_ADDR"] + "/debug/pprof/heap?debug=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "heap profile") {
-		t.Fatalf("pprof on the metrics listener: %d\n%.300s", resp.StatusCode, body)
-	}
-	if resp, err := http.Get(base + "/debug/pprof/heap"); err != nil || resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("pprof on the main listener: %v %v, want 404", err, resp)
+	// No profiler unless serve -pprof asks for one.
+	if resp, err := http.Get("http://" + e["PORTAL_METRICS_ADDR"] + "/debug/pprof/heap"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("pprof on the metrics listener without -pprof: %v %v, want 404", err, resp)
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -333,5 +324,48 @@ func TestMetricsListener(t *testing.T) {
 	e["PORTAL_METRICS_ADDR"] = "nowhere"
 	if _, _, err := e.run(t, ""); err == nil || !strings.Contains(err.Error(), "http.metrics_addr") {
 		t.Fatalf("a bad metrics address: %v", err)
+	}
+}
+
+// TestPprofOnlyWhenAsked: serve -pprof puts Go's profiler on the private
+// metrics listener and never on the main one; -pprof without a metrics
+// listener, and -profile-waits without -pprof, refuse to start.
+func TestPprofOnlyWhenAsked(t *testing.T) {
+	e := newTestEnv(t)
+	if err := run(context.Background(), []string{"serve", "-pprof"}, e.lookup, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{}); err == nil ||
+		!strings.Contains(err.Error(), "metrics") {
+		t.Fatalf("-pprof without a metrics listener: %v", err)
+	}
+	if err := run(context.Background(), []string{"serve", "-profile-waits"}, e.lookup, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{}); err == nil ||
+		!strings.Contains(err.Error(), "-pprof") {
+		t.Fatalf("-profile-waits without -pprof: %v", err)
+	}
+	e["PORTAL_METRICS_ADDR"] = "127.0.0.1:" + freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	logs := &apptest.SafeBuffer{}
+	go func() {
+		done <- run(ctx, []string{"serve", "-pprof", "-workers=false"}, e.lookup, strings.NewReader(""), &bytes.Buffer{}, logs)
+	}()
+	base := "http://" + e["PORTAL_HTTP_ADDR"]
+	waitReady(t, base, done)
+	resp, err := http.Get("http://" + e["PORTAL_METRICS_ADDR"] + "/debug/pprof/heap?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "heap profile") {
+		t.Fatalf("pprof on the metrics listener: %d\n%.300s", resp.StatusCode, body)
+	}
+	if resp, err := http.Get(base + "/debug/pprof/heap"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("pprof on the main listener: %v %v, want 404", err, resp)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "keep that address private") {
+		t.Fatalf("no warning that the profiler is on:\n%s", logs.String())
 	}
 }

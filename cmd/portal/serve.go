@@ -30,12 +30,18 @@ func serve(ctx context.Context, path string, args []string, getenv env, stderr i
 	// in front of others that send the mail and run the tasks (and for
 	// measuring intake on its own). Work it queues waits for a worker.
 	workers := fs.Bool("workers", true, "run the mail, task and scheduled-work workers in this process")
-	// -profile-waits records where goroutines block and which locks they
-	// contend for (pprof's block and mutex profiles on the metrics
-	// listener); it costs a little on every wait, so it is off by default.
-	waits := fs.Bool("profile-waits", false, "record block and mutex profiles for /debug/pprof on the metrics listener")
+	// -pprof serves Go's profiler on the metrics listener: never on the
+	// main one, and only when asked, because the metrics listener has no
+	// authentication and a profile or trace costs the server CPU.
+	// -profile-waits adds where goroutines block and which locks they
+	// contend for; it costs a little on every wait.
+	prof := fs.Bool("pprof", false, "serve /debug/pprof on the metrics listener (http.metrics_addr)")
+	waits := fs.Bool("profile-waits", false, "with -pprof: also record block and mutex profiles")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *waits && !*prof {
+		return errors.New("serve: -profile-waits needs -pprof")
 	}
 	if *waits {
 		runtime.SetBlockProfileRate(int((100 * time.Microsecond).Nanoseconds()))
@@ -74,7 +80,10 @@ func serve(ctx context.Context, path string, args []string, getenv env, stderr i
 	}
 	errc := make(chan error, 3)
 	// Metrics first: when /readyz answers, every listener is up.
-	msrv, err := a.startMetrics(metrics, errc)
+	if *prof && a.cfg.HTTP.MetricsAddr == "" {
+		return errors.New("serve: -pprof needs a metrics listener (http.metrics_addr or PORTAL_METRICS_ADDR)")
+	}
+	msrv, err := a.startMetrics(metrics, *prof, errc)
 	if err != nil {
 		ln.Close()
 		jobs.Stop(context.Background())
@@ -139,7 +148,7 @@ func (a *app) jobClient(obs mailer.Observer) (jobs.Client, error) {
 
 // startMetrics serves /metrics, without authentication, on the listener
 // of its own that http.metrics_addr names; nil when none is set.
-func (a *app) startMetrics(m *observe.Metrics, errc chan<- error) (*http.Server, error) {
+func (a *app) startMetrics(m *observe.Metrics, prof bool, errc chan<- error) (*http.Server, error) {
 	addr := a.cfg.HTTP.MetricsAddr
 	if addr == "" {
 		return nil, nil
@@ -150,13 +159,16 @@ func (a *app) startMetrics(m *observe.Metrics, errc chan<- error) (*http.Server,
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
-	// Go's profiler on the same private listener, so that an operator
-	// (or scripts/bench.sh) can see where a running portal spends its
-	// time: CPU, allocations, and where goroutines wait (block, mutex).
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
-	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	if prof {
+		// Go's profiler, with serve -pprof only, so that an operator (or
+		// scripts/bench.sh) can see where a running portal spends its
+		// time: CPU, allocations, and where goroutines wait.
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		a.log.Warn("profiler on the metrics listener (serve -pprof): keep that address private", "addr", addr)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
 	go func() {
