@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// TestMailMarksShareTheWriter: the send worker's marks (sent, attempt,
-// failed) go through the same writer as intake and, on SQLite, into its
-// group commits. Marks made while requests are filed from many goroutines
-// all land, each on its own mail, and the changes filed meanwhile do too.
-func TestMailMarksShareTheWriter(t *testing.T) {
+// TestMailMarksBesideIntake: the send worker's marks (sent, attempt,
+// failed) go through the same writer as intake (on SQLite, into its group
+// commits). Marks made from many goroutines while requests are filed all
+// land, each on its own mail, and the changes filed meanwhile do too.
+func TestMailMarksBesideIntake(t *testing.T) {
 	c := newAuditChain(t)
 	for range 30 {
 		c.create(t)

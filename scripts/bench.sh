@@ -64,7 +64,7 @@ wrkrun() {
   if echo "$out" | grep -qE 'Non-2xx|Socket errors'; then
     echo "wrk reported errors for: $*" >&2; echo "$out" >&2; exit 1
   fi
-  echo "$out" | awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} END {print rps, p50, p99}'
+  echo "$out" | awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} / requests in / {n=$1} END {print rps, p50, p99, n}'
 }
 
 declare -A R M
@@ -97,6 +97,11 @@ intake_full() { # $1 name, $2 clients, $3 profile? (1: take CPU, allocation and 
   res=$(wrkrun -c$2 -d$DUR -s "$WORK/post.lua" "http://127.0.0.1:$PORT")
   [ -z "$prof" ] || wait $prof
   during=$(sink distinct); n=$(stored); t0=$(date +%s%N)
+  # Every 202 wrk saw must be stored (a few more may be: answers still on
+  # their way when wrk stopped).
+  if [ "$n" -lt "$(echo "$res" | awk '{print $4}')" ]; then
+    echo "intake lost requests: wrk saw $(echo "$res" | awk '{print $4}') answers, $n stored" >&2; exit 1
+  fi
   until [ "$(sink distinct)" -ge "$n" ] || [ $(( ($(date +%s%N) - t0) / 1000000000 )) -ge 600 ]; do sleep 0.1; done
   waited=$(( ($(date +%s%N) - t0) / 1000000 ))
   echo "$n $during $(sink distinct) $(sink messages) $(sink duplicates) $waited" >> "$WORK/mail.$2"
