@@ -26,17 +26,23 @@ func poolMsg(t *testing.T, i int) *gomail.Msg {
 	return m
 }
 
-// TestSMTPConnectionReuse: a run of mails reuses one relay connection,
-// and a connection the relay dropped meanwhile is replaced without losing
-// the mail.
-func TestSMTPConnectionReuse(t *testing.T) {
+// poolSender is a relay with STARTTLS and AUTH, and a sender to it.
+func poolSender(t *testing.T) (*smtptest.Server, *mailer.SMTPSender) {
 	relay := smtptest.Start(t, smtptest.Options{StartTLS: true, Username: "u", Password: "p"})
 	s, err := mailer.NewSMTPSender(mailer.SMTPConfig{Host: relay.Host, Port: relay.Port, TLS: "starttls",
 		Username: "u", Password: "p", Timeout: 5 * time.Second, RootCAs: relay.RootCAs})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return relay, s
+}
+
+// TestSMTPConnectionReuse: a run of mails reuses one relay connection,
+// and a connection the relay dropped meanwhile is replaced without losing
+// the mail.
+func TestSMTPConnectionReuse(t *testing.T) {
+	relay, s := poolSender(t)
 	for i := 0; i < 10; i++ {
 		if err := s.Send(context.Background(), poolMsg(t, i)); err != nil {
 			t.Fatal(err)
@@ -64,13 +70,7 @@ func TestSMTPConnectionReuse(t *testing.T) {
 // connections, every mail arrives once, and a sender waiting for a
 // connection gives up when its context ends.
 func TestSMTPConnectionCap(t *testing.T) {
-	relay := smtptest.Start(t, smtptest.Options{StartTLS: true, Username: "u", Password: "p"})
-	s, err := mailer.NewSMTPSender(mailer.SMTPConfig{Host: relay.Host, Port: relay.Port, TLS: "starttls",
-		Username: "u", Password: "p", Timeout: 5 * time.Second, RootCAs: relay.RootCAs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	relay, s := poolSender(t)
 	errs := make(chan error, 80)
 	var wg sync.WaitGroup
 	for w := range 16 {
