@@ -733,16 +733,23 @@ func fulCheckAccessZip(t *testing.T, org *sql.DB, zf map[string][]byte) {
 	}
 }
 
+// fulCompletedPortability files, approves and completes a portability
+// request whose package is built, and returns its id and status token.
+func fulCompletedPortability(t *testing.T, a *apptest.App, ann string) (id, token string) {
+	t.Helper()
+	id = fulVerified(a, "portability", nil)
+	fulApprove(a, ann, id)
+	fulWait(a, ann, id, "package built", fulStates(models.TaskDone, "newsletter", "shop", "support", ""))
+	fulAct(a, ann, id, "complete", map[string]any{"message": "Your data, to take with you."})
+	return id, fulStatusToken(t, a.MailWithSubject(fulJane, "is complete"))
+}
+
 // TestFulfilmentPortabilityOnlyProvidedData: a portability package holds only the columns the subject provided.
 func TestFulfilmentPortabilityOnlyProvidedData(t *testing.T) {
 	hook := newFulHook(t)
 	a, _ := fulApp(t, hook, nil)
 	ann := a.StaffToken("ann@example.org", "admin")
-	id := fulVerified(a, "portability", nil)
-	fulApprove(a, ann, id)
-	fulWait(a, ann, id, "package built", fulStates(models.TaskDone, "newsletter", "shop", "support", ""))
-	fulAct(a, ann, id, "complete", map[string]any{"message": "Your data, to take with you."})
-	token := fulStatusToken(t, a.MailWithSubject(fulJane, "is complete"))
+	_, token := fulCompletedPortability(t, a, ann)
 	resp, zipped := fulDownload(a, token, fulNewCode(a, token, 1))
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("download: %d\n%.500s", resp.StatusCode, zipped)

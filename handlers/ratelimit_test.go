@@ -11,7 +11,6 @@ import (
 
 	"rightsportal/config"
 	"rightsportal/internal/apptest"
-	"rightsportal/models"
 )
 
 // withLimits starts an app with rate limiting on and the limits set by
@@ -415,11 +414,7 @@ func TestCodeLimitIgnoresTokenCase(t *testing.T) {
 		c.RateLimit.VerifyPerIP = config.Limit{Burst: 100, Every: config.Duration(time.Second)}
 	})
 	ann := a.StaffToken("ann@example.org", "admin")
-	id := fulVerified(a, "portability", nil)
-	fulApprove(a, ann, id)
-	fulWait(a, ann, id, "package built", fulStates(models.TaskDone, "newsletter", "shop", "support", ""))
-	fulAct(a, ann, id, "complete", map[string]any{"message": "Your data, to take with you."})
-	token := fulStatusToken(t, a.MailWithSubject(fulJane, "is complete"))
+	id, token := fulCompletedPortability(t, a, ann)
 	if token != strings.ToLower(token) {
 		t.Fatalf("status token %q is not lower case", token)
 	}
