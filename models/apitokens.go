@@ -101,12 +101,9 @@ func (s *Store) StaffByAPIToken(ctx context.Context, hash string) (*Staff, *APIT
 	if err != nil {
 		return nil, nil, notFound(err, "api token")
 	}
-	st, err := s.StaffByID(ctx, t.StaffID)
+	st, err := s.enabledStaff(ctx, t.StaffID)
 	if err != nil {
 		return nil, nil, err
-	}
-	if st.Disabled {
-		return nil, nil, fmt.Errorf("%w: staff %s is disabled", ErrNotFound, st.ID)
 	}
 	return st, &t, nil
 }

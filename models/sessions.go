@@ -45,12 +45,9 @@ func (s *Store) SessionStaff(ctx context.Context, hash string, now time.Time, id
 	if err != nil {
 		return nil, nil, notFound(err, "session")
 	}
-	st, err := s.StaffByID(ctx, sess.StaffID)
+	st, err := s.enabledStaff(ctx, sess.StaffID)
 	if err != nil {
 		return nil, nil, err
-	}
-	if st.Disabled {
-		return nil, nil, fmt.Errorf("%w: staff %s is disabled", ErrNotFound, st.ID)
 	}
 	return &sess, st, nil
 }
@@ -131,4 +128,17 @@ func (s *Store) CompleteSignIn(ctx context.Context, pending string, now time.Tim
 		}
 		return nil
 	})
+}
+
+// enabledStaff is the staff member a session or an API token speaks for:
+// a disabled account counts as not found, so neither opens anything.
+func (s *Store) enabledStaff(ctx context.Context, id string) (*Staff, error) {
+	st, err := s.StaffByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if st.Disabled {
+		return nil, fmt.Errorf("%w: staff %s is disabled", ErrNotFound, st.ID)
+	}
+	return st, nil
 }
