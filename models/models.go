@@ -67,6 +67,17 @@ type Request struct {
 	// PurgedAt is when the personal data was removed (expiry or
 	// retention); the row stays as an anonymous stub for statistics.
 	PurgedAt *time.Time
+	// RefusalReason is the reason code of the last rejection, kept on the
+	// row so that reports count refusals by reason without reading the
+	// audit trail.
+	RefusalReason string `gorm:"size:32;not null;default:''"`
+	// AppealOutcome follows the request's appeal: "" (none), "pending",
+	// "granted" or "denied".
+	AppealOutcome string `gorm:"size:16;not null;default:''"`
+	// DuplicateOf names another open request of the same subject and type
+	// found when this one was verified (never before: an unverified
+	// request proves nothing about who filed it).
+	DuplicateOf *string `gorm:"size:36;index"`
 	Version  int `gorm:"not null;default:1"`
 }
 

@@ -147,6 +147,7 @@ func (s *Service) staffChange(ctx context.Context, staff *models.Staff, req *mod
 		err = s.addSubjectMail(&ch, req, "request_info", map[string]any{"Question": message}, true)
 	case workflow.ActionReject:
 		ch.Set["rejected_by"] = staff.ID
+		ch.Set["refusal_reason"] = reason
 		err = s.addSubjectMail(&ch, req, "rejection", s.rejectionData(req, reason, message, ch.Set["appeal_by"]), false)
 	case workflow.ActionComplete:
 		err = s.completeChange(ctx, &ch, req, message)
@@ -154,9 +155,11 @@ func (s *Service) staffChange(ctx context.Context, staff *models.Staff, req *mod
 		err = s.extendChange(&ch, req, reason)
 	case workflow.ActionGrantAppeal:
 		ch.Set["appeal_used"] = true
+		ch.Set["appeal_outcome"] = "granted"
 		err = s.addSubjectMail(&ch, req, "appeal_granted", map[string]any{"Reason": reason}, false)
 	case workflow.ActionDenyAppeal:
 		ch.Set["appeal_used"] = true
+		ch.Set["appeal_outcome"] = "denied"
 		pol := s.policy(req.Jurisdiction)
 		err = s.addSubjectMail(&ch, req, "appeal_denied", map[string]any{"Reason": reason,
 			"Authority": pol.Authority, "Law": pol.Name}, false)
@@ -230,6 +233,8 @@ func rejectionText(c workflow.RejectionCode) string {
 		return "A legal exemption allows or obliges us not to comply."
 	case workflow.RejectNotApplicable:
 		return "The right you asked to use does not apply to this processing of your data."
+	case workflow.RejectDuplicate:
+		return "You already have an open request of the same kind with us. We answer that one, so this copy is closed."
 	}
 	return "Another reason, explained below."
 }

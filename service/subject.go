@@ -199,6 +199,7 @@ func (s *Service) Appeal(ctx context.Context, token, message string) (*models.Re
 		return nil, err
 	}
 	set := s.stateSet(req, out, now)
+	set["appeal_outcome"] = "pending"
 	ch := models.Change{RequestID: req.ID, Version: req.Version, Set: set,
 		Event: &models.Event{Action: string(workflow.ActionAppeal), FromState: string(out.From),
 			ToState: string(out.To), ActorKind: string(workflow.ActorSubject), Message: message}}

@@ -127,13 +127,16 @@ const (
 	RejectExcessive           RejectionCode = "excessive"
 	RejectLegalExemption      RejectionCode = "legal_exemption"
 	RejectNotApplicable       RejectionCode = "not_applicable"
-	RejectOther               RejectionCode = "other"
+	// RejectDuplicate closes a request that repeats another open request
+	// of the same subject and type; the other one is answered.
+	RejectDuplicate RejectionCode = "duplicate"
+	RejectOther     RejectionCode = "other"
 )
 
 // RejectionCodes lists the codes in the order staff pages offer them.
 func RejectionCodes() []RejectionCode {
 	return []RejectionCode{RejectIdentityNotVerified, RejectManifestlyUnfounded, RejectExcessive,
-		RejectLegalExemption, RejectNotApplicable, RejectOther}
+		RejectLegalExemption, RejectNotApplicable, RejectDuplicate, RejectOther}
 }
 
 // Valid reports whether c is a known rejection code.

@@ -79,6 +79,9 @@ type seeder struct {
 	cfg   *app
 	staff []models.Staff
 	now   time.Time
+	// lastOpen is the latest open, verified request made, which the next
+	// one sometimes repeats (a duplicate, as verification would flag it).
+	lastOpen *models.Request
 }
 
 // request makes the i-th request: ages up to two years, states weighted
@@ -105,13 +108,49 @@ func (g *seeder) request(i int) models.Request {
 	}
 	if st.Closed() {
 		c := r.DueAt.Add(-time.Duration(g.rng.IntN(10)) * 24 * time.Hour)
+		if g.rng.IntN(100) < 6 { // some answers are late
+			c = r.DueAt.Add(time.Duration(1+g.rng.IntN(20)) * 24 * time.Hour)
+		}
 		r.ClosedAt = &c
 	}
+	g.outcome(&r, st)
 	if len(g.staff) > 0 && st != workflow.StateUnverified && st != workflow.StateVerified && st != workflow.StateExpired {
 		id := g.staff[g.rng.IntN(len(g.staff))].ID
 		r.AssigneeID = &id
 	}
 	return r
+}
+
+// outcome adds what a request's history leaves on its row: refusal
+// reasons, appeals and their outcomes, extensions and duplicates.
+func (g *seeder) outcome(r *models.Request, st workflow.State) {
+	switch st {
+	case workflow.StateRejected:
+		codes := workflow.RejectionCodes()
+		r.RefusalReason = string(codes[g.rng.IntN(len(codes))])
+		if g.rng.IntN(5) == 0 {
+			r.AppealUsed, r.AppealOutcome = true, "denied"
+		}
+	case workflow.StateAppealed:
+		r.RefusalReason, r.AppealOutcome = string(workflow.RejectOther), "pending"
+	case workflow.StateInReview, workflow.StateCompleted:
+		if g.rng.IntN(50) == 0 {
+			r.RefusalReason, r.AppealUsed, r.AppealOutcome = string(workflow.RejectOther), true, "granted"
+		}
+	}
+	if r.VerifiedAt != nil && st != workflow.StateWithdrawn && g.rng.IntN(12) == 0 {
+		r.Extended = true
+	}
+	open := r.VerifiedAt != nil && !st.Closed() && st != workflow.StateAppealed
+	if !open {
+		return
+	}
+	if prev := g.lastOpen; prev != nil && g.rng.IntN(25) == 0 {
+		r.Email, r.FullName, r.Type, r.Jurisdiction = prev.Email, prev.FullName, prev.Type, prev.Jurisdiction
+		r.DuplicateOf = &prev.ID
+		return
+	}
+	g.lastOpen = r
 }
 
 func (g *seeder) state() workflow.State {
