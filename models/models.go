@@ -78,7 +78,7 @@ type Request struct {
 	// found when this one was verified (never before: an unverified
 	// request proves nothing about who filed it).
 	DuplicateOf *string `gorm:"size:36;index"`
-	Version  int `gorm:"not null;default:1"`
+	Version     int     `gorm:"not null;default:1"`
 }
 
 // Token purposes. A token is only ever stored as its SHA-256.
