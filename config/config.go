@@ -190,6 +190,10 @@ type Requests struct {
 	// Approvals maps a request type to the number of different staff who
 	// must approve it; types not named need one.
 	Approvals ApprovalCounts `yaml:"approvals"`
+	// DuplicateWindowDays: a request verified within this many days of
+	// another open request with the same e-mail and type is flagged as
+	// its possible duplicate. 0 turns the check off.
+	DuplicateWindowDays int `yaml:"duplicate_window_days"`
 }
 
 // ApprovalCounts is requests.approvals. Read from YAML it replaces the
@@ -342,7 +346,7 @@ func Defaults() *Config {
 		},
 		Staff: Staff{SessionIdle: Duration(30 * time.Minute), SessionAbsolute: Duration(12 * time.Hour),
 			RemindDaysBefore: 7, ExtensionWarningDays: 5},
-		Requests: Requests{Approvals: ApprovalCounts{"erasure": 2}},
+		Requests: Requests{Approvals: ApprovalCounts{"erasure": 2}, DuplicateWindowDays: 90},
 	}
 }
 

@@ -74,6 +74,9 @@ func (c *Config) Validate() error {
 	if c.Staff.SessionIdle.D() < time.Minute || c.Staff.SessionAbsolute.D() < c.Staff.SessionIdle.D() {
 		v.bad("staff", "session_idle must be at least 1m and session_absolute at least session_idle")
 	}
+	if d := c.Requests.DuplicateWindowDays; d < 0 || d > 3660 {
+		v.bad("requests.duplicate_window_days", "must be from 0 (off) to 3660, not %d", d)
+	}
 	for k, n := range c.Requests.Approvals {
 		if !workflow.RequestType(k).Valid() {
 			v.bad("requests.approvals."+k, "is not a request type")
@@ -83,6 +86,7 @@ func (c *Config) Validate() error {
 	}
 	c.checkJurisdictions(v)
 	c.checkSystems(v)
+	c.checkAttachments(v)
 	cal := c.buildCalendar()
 	c.calendar = &cal
 	return errors.Join(v.errs...)

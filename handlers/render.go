@@ -61,6 +61,10 @@ func funcs() template.FuncMap {
 	return template.FuncMap{
 		"join": strings.Join,
 		"neg":  func(n int) int { return -n },
+		// The bulk form's words (staff_bulk.go).
+		"bulkLabel":    bulkLabel,
+		"outcomeLabel": outcomeLabel,
+		"fieldLabel":   bulkFieldLabel,
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"rightsportal/models"
+	"rightsportal/service"
 	"rightsportal/workflow"
 )
 
@@ -19,6 +20,20 @@ type queueRow struct {
 	DueDate                                                                           string
 	DaysLeft                                                                          int
 	Overdue, Running, Paused, Extended                                                bool
+	// Version travels with the bulk form's checkbox ("id:version").
+	Version int
+	// DuplicateOf and DuplicateRef link a flagged duplicate to the
+	// request it repeats.
+	DuplicateOf, DuplicateRef string
+}
+
+// queueExtras is what a bulk submission adds to the queue page: what
+// happened to each request, or why the form was refused (and the form
+// as sent, to fill in again).
+type queueExtras struct {
+	Results    []service.BulkResult
+	BulkErrors map[string]string
+	Bulk       *bulkForm
 }
 
 // statusCount is one entry of the counts per status.
@@ -31,6 +46,13 @@ type statusCount struct {
 // showQueue is the staff queue: filters, counts per status, rows ordered
 // by due date with days left, and keyset pages.
 func (h *Handler) showQueue(c *gin.Context) {
+	h.queueWith(c, http.StatusOK, queueExtras{})
+}
+
+// queueWith renders the queue for the filters of the address, with what
+// a bulk submission adds; status is the answer's status when the queue
+// itself is fine.
+func (h *Handler) queueWith(c *gin.Context, status int, x queueExtras) {
 	// The page opens on the work to do; closed requests are one choice
 	// away ("all"). The API's default stays open and closed.
 	if !c.Request.URL.Query().Has("status") {
@@ -41,7 +63,7 @@ func (h *Handler) showQueue(c *gin.Context) {
 	f, err := h.parseFilter(c)
 	var he *httpError
 	if errors.As(err, &he) && he.Status == http.StatusUnprocessableEntity {
-		h.renderQueue(c, http.StatusUnprocessableEntity, f, nil, "", he.Fields)
+		h.renderQueue(c, http.StatusUnprocessableEntity, f, nil, "", he.Fields, x)
 		return
 	}
 	if err != nil {
@@ -53,10 +75,10 @@ func (h *Handler) showQueue(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	h.renderQueue(c, http.StatusOK, f, list, next, nil)
+	h.renderQueue(c, status, f, list, next, nil, x)
 }
 
-func (h *Handler) renderQueue(c *gin.Context, status int, f models.Filter, list []models.Request, next string, errs map[string]string) {
+func (h *Handler) renderQueue(c *gin.Context, status int, f models.Filter, list []models.Request, next string, errs map[string]string, x queueExtras) {
 	counts, err := h.store.CountByStatus(c.Request.Context())
 	if err != nil {
 		h.fail(c, err)
@@ -64,8 +86,27 @@ func (h *Handler) renderQueue(c *gin.Context, status int, f models.Filter, list 
 	}
 	names := h.staffNames(c)
 	rows := make([]queueRow, 0, len(list))
+	var dups []string
 	for i := range list {
 		rows = append(rows, h.queueRow(&list[i], names))
+		if d := list[i].DuplicateOf; d != nil {
+			dups = append(dups, *d)
+		}
+	}
+	refs, err := h.store.References(c.Request.Context(), dups)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	for i := range rows {
+		if rows[i].DuplicateOf != "" {
+			rows[i].DuplicateRef = refs[rows[i].DuplicateOf]
+		}
+	}
+	staff, err := h.store.AllStaff(c.Request.Context())
+	if err != nil {
+		h.fail(c, err)
+		return
 	}
 	var cs []statusCount
 	for _, st := range workflow.States() {
@@ -77,10 +118,25 @@ func (h *Handler) renderQueue(c *gin.Context, status int, f models.Filter, list 
 		q.Set("cursor", next)
 		nextURL = "/staff?" + q.Encode()
 	}
+	here := c.Request.URL.Query()
+	here.Del("select")
+	selectAll := c.Request.URL.Query()
+	selectAll.Set("select", "all")
+	bulk := x.Bulk
+	if bulk == nil {
+		bulk = &bulkForm{}
+	}
 	h.pages.render(c, status, "staff_queue", "Queue", h.staffPage(c, map[string]any{
 		"Rows": rows, "Counts": cs, "Next": nextURL, "Errors": errs, "Q": queryValues(c.Request.URL.Query()),
 		"Types": workflow.RequestTypes(), "States": workflow.States(), "Jurisdictions": h.cfg.Jurisdictions.Order,
 		"Staff": names, "First": c.Query("cursor") == "",
+		// The bulk form posts to the same filters, so the queue shown
+		// after it is the one the staff member was working on.
+		"BulkURL": "/staff/bulk?" + here.Encode(), "CSVURL": "/staff/queue.csv?" + here.Encode(),
+		"SelectAllURL": "/staff?" + selectAll.Encode(), "SelectNoneURL": "/staff?" + here.Encode(),
+		"AllSelected": c.Query("select") == "all", "BulkActions": service.BulkActions(), "Codes": workflow.RejectionCodes(),
+		"StaffList": staff, "Results": x.Results, "ResultSummary": bulkSummary(x.Results),
+		"BulkErrors": x.BulkErrors, "Bulk": bulk,
 	}))
 }
 
@@ -96,7 +152,10 @@ func (h *Handler) queueRow(r *models.Request, names staffNames) queueRow {
 	v := h.viewRequest(r, names)
 	row := queueRow{ID: r.ID, Reference: r.Reference, Type: r.Type, TypeTitle: workflow.RequestType(r.Type).Title(),
 		Status: r.Status, StatusName: workflow.State(r.Status).Label(), Jurisdiction: r.Jurisdiction, Email: r.Email,
-		DueDate: v.DueDate, Overdue: v.Overdue, Paused: r.PausedAt != nil, Extended: r.Extended}
+		DueDate: v.DueDate, Overdue: v.Overdue, Paused: r.PausedAt != nil, Extended: r.Extended, Version: r.Version}
+	if r.DuplicateOf != nil {
+		row.DuplicateOf = *r.DuplicateOf
+	}
 	if v.Assignee != nil {
 		row.Assignee = *v.Assignee
 	}

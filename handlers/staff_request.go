@@ -90,6 +90,13 @@ func (h *Handler) renderFile(c *gin.Context, status int, id string, errs map[str
 			open++
 		}
 	}
+	var dup *models.Request
+	if r.DuplicateOf != nil {
+		if dup, err = h.store.Request(ctx, *r.DuplicateOf); err != nil && !errors.Is(err, models.ErrNotFound) {
+			h.fail(c, err)
+			return
+		}
+	}
 	files, _ := h.store.PackageFiles(ctx, r.ID)
 	pkg, _ := h.store.PackageOf(ctx, r.ID)
 	rt := workflow.RequestType(r.Type)
@@ -102,6 +109,8 @@ func (h *Handler) renderFile(c *gin.Context, status int, id string, errs map[str
 		"Events": events, "Notes": notes, "Mails": mails, "Names": names, "StaffList": staff,
 		"Actions": h.actionButtons(r, staffOf(c)), "Codes": workflow.RejectionCodes(),
 		"Errors": errs, "Problem": problem, "Done": c.Query("done"),
+		"Dup": dup, "CanCloseDup": dup != nil && (r.Status == string(workflow.StateVerified) ||
+			r.Status == string(workflow.StateInReview) || r.Status == string(workflow.StateAwaitingSubject)),
 	}))
 }
 

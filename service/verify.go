@@ -58,6 +58,15 @@ func (s *Service) verify(ctx context.Context, tok *models.Token, req *models.Req
 			ToState: string(out.To), ActorKind: string(workflow.ActorSubject), Reason: via},
 		Inbound: in,
 	}
+	dup, err := s.findDuplicate(ctx, req, now)
+	if err != nil {
+		return nil, err
+	}
+	if dup != nil {
+		// Flagged for staff, never closed here: see findDuplicate.
+		ch.Set["duplicate_of"] = dup.ID
+		ch.Event.Message = "possible duplicate of " + dup.Reference
+	}
 	if s.autoRun(req) {
 		// An absolute right: the work starts now; approval follows.
 		ch.Tasks = s.tasksFor(req)
