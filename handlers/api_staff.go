@@ -65,9 +65,14 @@ type requestView struct {
 	Assignee     *string          `json:"assignee"`
 	Approvals    []string         `json:"approvals"`
 	Version      int              `json:"version"`
-	Events       []eventView      `json:"events,omitempty"`
-	Tasks        []taskView       `json:"tasks,omitempty"`
-	Package      *packageView     `json:"package,omitempty"`
+	// DuplicateOf is the id of the open request this one repeats, found
+	// when it was verified; RefusalReason the code of its rejection.
+	DuplicateOf   *string      `json:"duplicate_of"`
+	RefusalReason string       `json:"refusal_reason,omitempty"`
+	AppealOutcome string       `json:"appeal_outcome,omitempty"`
+	Events        []eventView  `json:"events,omitempty"`
+	Tasks         []taskView   `json:"tasks,omitempty"`
+	Package       *packageView `json:"package,omitempty"`
 	// Notes are the internal notes (one request's view only); never
 	// shown to the subject.
 	Notes []noteView `json:"notes,omitempty"`
@@ -132,7 +137,8 @@ func (h *Handler) viewRequest(r *models.Request, names staffNames) requestView {
 	v := requestView{ID: r.ID, Reference: r.Reference, Type: r.Type, Status: r.Status,
 		Jurisdiction: r.Jurisdiction, Email: r.Email, FullName: r.FullName, CreatedAt: r.CreatedAt,
 		VerifiedAt: r.VerifiedAt, Extended: r.Extended, Version: r.Version, Approvals: []string{},
-		Paused: r.PausedAt != nil, PausedDays: r.PausedDays, AppealBy: r.AppealBy}
+		Paused: r.PausedAt != nil, PausedDays: r.PausedDays, AppealBy: r.AppealBy,
+		DuplicateOf: r.DuplicateOf, RefusalReason: r.RefusalReason, AppealOutcome: r.AppealOutcome}
 	json.Unmarshal([]byte(r.Details), &v.Details)
 	// Until the clock runs, there is no due date to show.
 	if r.VerifiedAt != nil || r.Status == string(workflow.StateUnverified) && h.clockAtSubmission(r) {

@@ -1,0 +1,235 @@
+package handlers_test
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"rightsportal/internal/apptest"
+)
+
+// dupMails is every mail to addr whose subject holds substr, once n of
+// them have arrived.
+func dupMails(t *testing.T, a *apptest.App, addr, substr string, n int) []*apptest.Mail {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var got []*apptest.Mail
+		for _, msg := range a.Relay.Messages() {
+			m := apptest.ParseMail(t, msg.Data)
+			for _, to := range msg.To {
+				if strings.EqualFold(to, addr) && strings.Contains(m.Subject(), substr) {
+					got = append(got, m)
+				}
+			}
+		}
+		if len(got) >= n || time.Now().After(deadline) {
+			if len(got) < n {
+				t.Fatalf("%d mails to %s with %q, want %d", len(got), addr, substr, n)
+			}
+			return got
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// dupFile files a request for email and, when verify is set, confirms it
+// with its own confirmation mail (never an earlier request's).
+func dupFile(t *testing.T, a *apptest.App, email, typ string, verify bool) string {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, m := range dupMails(t, a, email, "Please confirm", 0) {
+		seen[apptest.TokenFromLink(t, m.Link(t, "/verify?token="))] = true
+	}
+	id, _ := a.Submit(map[string]any{"type": typ, "email": email, "full_name": "Dana Subject"})
+	mails := dupMails(t, a, email, "Please confirm", len(seen)+1)
+	if !verify {
+		// Waited for: the next call must know this mail is not its own.
+		return id
+	}
+	for _, m := range mails {
+		tok := apptest.TokenFromLink(t, m.Link(t, "/verify?token="))
+		if seen[tok] {
+			continue
+		}
+		if resp, body := a.PostJSON("/api/v1/verify", map[string]any{"token": tok}, nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("verify %s: %d %v", id, resp.StatusCode, body)
+		}
+		return id
+	}
+	t.Fatalf("no new confirmation mail to %s", email)
+	return ""
+}
+
+// dupOf is the duplicate_of of a request in the staff API ("" for none).
+func dupOf(t *testing.T, a *apptest.App, token, id string) string {
+	t.Helper()
+	m := trGet(t, a, token, id)
+	s, _ := m["duplicate_of"].(string)
+	return s
+}
+
+// TestDuplicateFlaggedOnlyAfterVerification: a second verified request
+// of the same address and type is flagged with a link to the first; a
+// different type, a closed first request, a request past the window and
+// an unverified one are not.
+func TestDuplicateFlaggedOnlyAfterVerification(t *testing.T) {
+	a := apptest.New(t, apptest.Options{})
+	staff := a.StaffToken("ada@example.org", "admin")
+
+	first := dupFile(t, a, "dana@example.com", "access", true)
+	second := dupFile(t, a, "dana@example.com", "access", true)
+	if got := dupOf(t, a, staff, second); got != first {
+		t.Fatalf("second access request: duplicate_of = %q, want the first %s", got, first)
+	}
+	if got := dupOf(t, a, staff, first); got != "" {
+		t.Fatalf("the first request is flagged too: duplicate_of = %q", got)
+	}
+	m := trGet(t, a, staff, second)
+	var verifyMsg string
+	for _, e := range trEvents(m) {
+		if e["action"] == "verify" {
+			verifyMsg, _ = e["message"].(string)
+		}
+	}
+	ref1, _ := trGet(t, a, staff, first)["reference"].(string)
+	if !strings.Contains(verifyMsg, ref1) {
+		t.Fatalf("the verify event says %q; want it to name %s", verifyMsg, ref1)
+	}
+
+	// Another type from the same address is no duplicate.
+	other := dupFile(t, a, "dana@example.com", "erasure", true)
+	if got := dupOf(t, a, staff, other); got != "" {
+		t.Fatalf("an erasure after an access request is flagged: %q", got)
+	}
+
+	// A filed but unconfirmed request is not flagged, whatever it repeats.
+	pending := dupFile(t, a, "dana@example.com", "access", false)
+	if got := dupOf(t, a, staff, pending); got != "" {
+		t.Fatalf("an unverified request is flagged: %q", got)
+	}
+
+	// Outside the window (90 days by default) nothing matches.
+	a.Clock.Advance(91 * 24 * time.Hour)
+	b := dupFile(t, a, "fay@example.com", "portability", true)
+	a.Clock.Advance(91 * 24 * time.Hour)
+	c := dupFile(t, a, "fay@example.com", "portability", true)
+	if got := dupOf(t, a, staff, c); got != "" {
+		t.Fatalf("a request 91 days after the other is flagged: %q (other %s)", got, b)
+	}
+
+	// A closed request is answered: a new one is no duplicate of it.
+	g := dupFile(t, a, "gus@example.com", "access", true)
+	v := version(trGet(t, a, staff, g))
+	v = version(trMust(t, a, staff, g, trBody("start_review", v), "in_review"))
+	trMust(t, a, staff, g, trBody("reject", v), "rejected")
+	h := dupFile(t, a, "gus@example.com", "access", true)
+	if got := dupOf(t, a, staff, h); got != "" {
+		t.Fatalf("a request after a rejected one is flagged: %q", got)
+	}
+}
+
+// TestDuplicateHostileFirstFiler: an attacker files first in the victim's
+// name and never confirms. The victim's own request is not flagged, the
+// one-click close refuses it, and neither request is closed.
+func TestDuplicateHostileFirstFiler(t *testing.T) {
+	a := apptest.New(t, apptest.Options{})
+	staff := a.StaffToken("ada@example.org", "admin")
+	attacker := dupFile(t, a, "victim@example.com", "erasure", false)
+	victim := dupFile(t, a, "victim@example.com", "erasure", true)
+	if got := dupOf(t, a, staff, victim); got != "" {
+		t.Fatalf("the victim's request is flagged as a duplicate of %q", got)
+	}
+	v := version(trGet(t, a, staff, victim))
+	resp, m := a.PostJSON("/api/v1/requests/bulk", map[string]any{"action": "close_duplicate",
+		"requests": []map[string]any{{"id": victim, "version": v}}}, bearer(staff))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("bulk close_duplicate: %d %v", resp.StatusCode, m)
+	}
+	if r := bulkResults(t, m)[victim]; r["outcome"] != "not_allowed" {
+		t.Fatalf("closing the victim's unflagged request as duplicate: %v, want not_allowed", r)
+	}
+	if st := trGet(t, a, staff, victim)["status"]; st != "verified" {
+		t.Fatalf("the victim's request is %v, want verified", st)
+	}
+	if st := trGet(t, a, staff, attacker)["status"]; st != "unverified" {
+		t.Fatalf("the attacker's request is %v, want it left unverified", st)
+	}
+
+	// The attacker files again after the victim: still unverified, so
+	// still nothing flagged anywhere.
+	again := dupFile(t, a, "victim@example.com", "erasure", false)
+	for _, id := range []string{victim, attacker, again} {
+		if got := dupOf(t, a, staff, id); got != "" {
+			t.Fatalf("request %s is flagged as a duplicate of %s", id, got)
+		}
+	}
+}
+
+// TestDuplicateClosedInOneClick: the file shows the flag with a link to
+// the other request and closes the duplicate with the reason
+// "duplicate"; the subject's mail names the request being answered, and
+// the other request is not touched.
+func TestDuplicateClosedInOneClick(t *testing.T) {
+	a := apptest.New(t, apptest.Options{})
+	staff := a.StaffToken("ada@example.org", "admin")
+	id1 := dupFile(t, a, "ivy@example.com", "access", true)
+	ref1, _ := trGet(t, a, staff, id1)["reference"].(string)
+	id2 := dupFile(t, a, "ivy@example.com", "access", true)
+	if dupOf(t, a, staff, id2) != id1 {
+		t.Fatalf("second request not flagged")
+	}
+	before := trGet(t, a, staff, id1)
+
+	b := a.Browser()
+	wsStaff(t, a, "bo@example.org", "reviewer")
+	b.SignIn("bo@example.org", wsPassword)
+	resp, page := b.Get("/staff?status=open")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "duplicate of <a href=\"/staff/requests/"+id1+"\">"+ref1+"</a>") {
+		t.Fatalf("the queue does not flag the duplicate with a link to %s: %d\n%s", ref1, resp.StatusCode, page)
+	}
+	resp, page = b.Get("/staff/requests/" + id2)
+	if !strings.Contains(page, "Possible duplicate") || !strings.Contains(page, "/staff/requests/"+id1) {
+		t.Fatalf("the file does not show the flag: %d\n%s", resp.StatusCode, page)
+	}
+	v := version(trGet(t, a, staff, id2))
+	// A stale version changes nothing.
+	resp, _ = b.PostForm("/staff/requests/"+id2+"/close-duplicate", url.Values{"version": {strconv.Itoa(v + 7)}}, nil)
+	if resp.StatusCode != http.StatusConflict {
+		t.Fatalf("close with a stale version: %d, want 409", resp.StatusCode)
+	}
+	resp, _ = b.PostForm("/staff/requests/"+id2+"/close-duplicate", url.Values{"version": {strconv.Itoa(v)}}, nil)
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("close duplicate: %d", resp.StatusCode)
+	}
+	m := trGet(t, a, staff, id2)
+	if m["status"] != "rejected" || m["refusal_reason"] != "duplicate" {
+		t.Fatalf("after the close: status %v reason %v, want rejected duplicate", m["status"], m["refusal_reason"])
+	}
+	var actions []string
+	for _, e := range trEvents(m) {
+		actions = append(actions, e["action"].(string))
+		if e["action"] == "reject" && e["reason"] != "duplicate" {
+			t.Fatalf("reject event reason %v", e["reason"])
+		}
+	}
+	if j := strings.Join(actions, ","); !strings.HasSuffix(j, "start_review,reject") {
+		t.Fatalf("timeline %s, want it to end with start_review,reject", j)
+	}
+	mail := a.MailWithSubject("ivy@example.com", "Our decision")
+	if !strings.Contains(mail.Text, ref1) {
+		t.Fatalf("the rejection mail does not name %s:\n%s", ref1, mail.Text)
+	}
+	after := trGet(t, a, staff, id1)
+	if after["status"] != before["status"] || version(after) != version(before) {
+		t.Fatalf("the other request changed: %v v%d -> %v v%d", before["status"], version(before), after["status"], version(after))
+	}
+	// Once closed, the button is gone and a second click is refused.
+	resp, _ = b.PostForm("/staff/requests/"+id2+"/close-duplicate", url.Values{"version": {strconv.Itoa(version(m))}}, nil)
+	if resp.StatusCode != http.StatusConflict {
+		t.Fatalf("closing a closed duplicate again: %d, want 409", resp.StatusCode)
+	}
+}
