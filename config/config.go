@@ -40,6 +40,7 @@ type Config struct {
 	Retention     Retention     `yaml:"retention"`
 	Systems       []System      `yaml:"systems"`
 	Fulfilment    Fulfilment    `yaml:"fulfilment"`
+	Attachments   Attachments   `yaml:"attachments"`
 
 	// calendar is the organisation's calendar, built once by Validate.
 	calendar *workflow.Calendar
@@ -334,6 +335,7 @@ func Defaults() *Config {
 		Retention:    Retention{ClosedRequests: "24 months"},
 		Fulfilment: Fulfilment{PackagesDir: "data/packages", DownloadFor: Duration(7 * 24 * time.Hour),
 			MaxUploadBytes: 20 << 20},
+		Attachments: defaultAttachments(),
 		RateLimit: RateLimit{
 			Enabled:              true,
 			SubmitPerIP:          Limit{Burst: 10, Every: Duration(time.Minute)},
