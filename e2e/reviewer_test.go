@@ -16,7 +16,7 @@ import (
 // queueRefs is the references listed in the queue's table.
 func queueRefs(tb *tab) []string {
 	tb.t.Helper()
-	return eval[[]string](tb, `[...document.querySelectorAll('table.list tbody tr td:first-child a')].map(a => a.innerText.trim())`)
+	return eval[[]string](tb, `[...document.querySelectorAll('table.list tbody tr td.ref > a')].map(a => a.innerText.trim())`)
 }
 
 // wantRefs fails unless the queue lists exactly want (in any order).

@@ -44,6 +44,20 @@ func (h *Handler) apiBulk(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"results": res, "summary": bulkSummary(res)})
 }
 
+// bulkSummaryText says the counts in words, most common first order of
+// the outcomes: "48 done, 2 changed meanwhile".
+func bulkSummaryText(res []service.BulkResult) string {
+	n := bulkSummary(res)
+	var parts []string
+	for _, o := range []string{service.BulkDone, service.BulkStale, service.BulkNotAllowed, service.BulkInvalid,
+		service.BulkNotFound, service.BulkBusy, service.BulkFailed} {
+		if n[o] > 0 {
+			parts = append(parts, strconv.Itoa(n[o])+" "+outcomeLabel(o))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
 func bulkSummary(res []service.BulkResult) map[string]int {
 	out := map[string]int{}
 	for _, r := range res {

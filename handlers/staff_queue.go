@@ -135,7 +135,7 @@ func (h *Handler) renderQueue(c *gin.Context, status int, f models.Filter, list 
 		"BulkURL": "/staff/bulk?" + here.Encode(), "CSVURL": "/staff/queue.csv?" + here.Encode(),
 		"SelectAllURL": "/staff?" + selectAll.Encode(), "SelectNoneURL": "/staff?" + here.Encode(),
 		"AllSelected": c.Query("select") == "all", "BulkActions": service.BulkActions(), "Codes": workflow.RejectionCodes(),
-		"StaffList": staff, "Results": x.Results, "ResultSummary": bulkSummary(x.Results),
+		"StaffList": staff, "Results": x.Results, "ResultSummary": bulkSummaryText(x.Results),
 		"BulkErrors": x.BulkErrors, "Bulk": bulk,
 	}))
 }
