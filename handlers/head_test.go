@@ -153,6 +153,7 @@ func TestHeadLikeGet(t *testing.T) {
 		"/staff/requests/:id":             {"/staff/requests/" + f.id},
 		"/staff/admin":                    {"/staff/admin"},
 	}
+	paths["/staff/requests/:id/attachments/:att"] = []string{attUploaded(t, a, f.status, f.id), "/staff/requests/" + f.id + "/attachments/999"}
 	h, err := handlers.New(handlers.Deps{Service: a.Svc, Store: a.Store, Config: a.Cfg, Now: a.Clock.Now,
 		Log: slog.New(slog.DiscardHandler), Metrics: a.Metrics})
 	if err != nil {

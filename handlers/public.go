@@ -106,7 +106,7 @@ func (h *Handler) renderForm(c *gin.Context, status int, f requestForm, errs map
 	}
 	h.pages.render(c, status, "request_form", t.Title(), map[string]any{
 		"Type": t, "Explain": explain(t), "Form": f, "Errors": errs, "ErrorList": errorList(errs),
-		"Jurisdictions": opts, "Grounds": grounds,
+		"Jurisdictions": opts, "Grounds": grounds, "AttachHint": h.svc.AttachmentLimits(),
 	})
 }
 
@@ -146,21 +146,20 @@ func errorList(errs map[string]string) []fieldError {
 // submitRequest files the form: 422 with the errors beside the fields,
 // or 303 to the "check your mailbox" page.
 func (h *Handler) submitRequest(c *gin.Context) {
-	limitBody(c, h.cfg.HTTP.MaxBodyBytes)
-	var f requestForm
-	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
-		h.fail(c, formError(err))
+	f, up, ok := h.readRequestForm(c)
+	if !ok {
 		return
 	}
+	defer up.Discard() // unless the request was filed with them
 	if !workflow.RequestType(f.Type).Valid() {
 		h.fail(c, invalid(map[string]string{"type": "Choose which right you want to use."}))
 		return
 	}
 	_, err := h.svc.Submit(c.Request.Context(), service.SubmitInput{Type: f.Type, Email: f.Email, FullName: f.FullName,
-		Jurisdiction: f.Jurisdiction, Details: f.details(), Admit: h.admitEmail(c)})
+		Jurisdiction: f.Jurisdiction, Details: f.details(), Admit: h.admitEmail(c), Attachments: up})
 	var ve *service.ValidationError
 	if errors.As(err, &ve) {
-		h.renderForm(c, http.StatusUnprocessableEntity, f, ve.Fields)
+		h.renderForm(c, http.StatusUnprocessableEntity, f, reattach(ve.Fields, up))
 		return
 	}
 	if err != nil {

@@ -49,6 +49,7 @@ func (h *Handler) routes(e *gin.Engine) {
 	r.POST("/status/:token/appeal", h.limitVerify, h.appealRequest)
 	r.POST("/status/:token/code", h.limitVerify, h.limitCode, h.sendCode)
 	r.POST("/status/:token/download", h.limitVerify, h.download)
+	r.POST("/status/:token/attachments", h.limitVerify, h.uploadFromStatus)
 
 	// Staff API.
 	staff := api.Group("", h.requireAPIToken)
@@ -83,6 +84,7 @@ func (h *Handler) routes(e *gin.Engine) {
 	ws.POST("/requests/:id/files", h.addFile)
 	ws.POST("/requests/:id/files/:file/remove", h.removeFile)
 	ws.POST("/requests/:id/release", h.releaseAgain)
+	ws.GET("/requests/:id/attachments/:att", h.downloadAttachment)
 	admin := ws.Group("/admin", h.requireAdmin)
 	admin.GET("", h.showAdmin)
 	admin.POST("/staff", h.addStaff)

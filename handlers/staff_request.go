@@ -108,7 +108,7 @@ func (h *Handler) renderFile(c *gin.Context, status int, id string, errs map[str
 		"R": r, "V": h.viewRequest(r, names), "Row": h.queueRow(r, names), "Details": d,
 		"Events": events, "Notes": notes, "Mails": mails, "Names": names, "StaffList": staff,
 		"Actions": h.actionButtons(r, staffOf(c)), "Codes": workflow.RejectionCodes(),
-		"Errors": errs, "Problem": problem, "Done": c.Query("done"),
+		"Errors": errs, "Problem": problem, "Done": c.Query("done"), "Attachments": h.staffAttachments(c, r.ID),
 		"Dup": dup, "CanCloseDup": dup != nil && (r.Status == string(workflow.StateVerified) ||
 			r.Status == string(workflow.StateInReview) || r.Status == string(workflow.StateAwaitingSubject)),
 	}))

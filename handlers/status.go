@@ -71,6 +71,7 @@ func (h *Handler) renderStatusWith(c *gin.Context, status int, token string, ext
 		"Awaiting": st == workflow.StateAwaitingSubject, "CanWithdraw": canWithdraw(st),
 		"Done": c.Query("done"), "CanAppeal": h.svc.CanAppeal(req), "AppealBy": appealBy(req, loc),
 		"Error": "", "Answer": "", "DownloadError": "", "CodeError": "", "AppealError": "", "Appeal": "",
+		"CanAttach": req.PurgedAt == nil && !st.Closed(), "AttachHint": h.svc.AttachmentLimits(), "AttachError": "",
 	}
 	if p, err := h.store.PackageOf(c.Request.Context(), req.ID); err == nil && p.ReleasedAt != nil {
 		data["Package"] = p
@@ -133,6 +134,8 @@ func subjectView(e models.Event) (subjectEvent, bool) {
 		return subjectEvent{What: "Your appeal was refused.", Text: e.Reason}, true
 	case workflow.ActionExpire:
 		return subjectEvent{What: "The request expired because it was never confirmed."}, true
+	case service.ActionAttach:
+		return subjectEvent{What: "You sent us files.", Text: e.Message, FromThem: true}, true
 	}
 	return subjectEvent{}, false
 }

@@ -61,6 +61,12 @@ type Change struct {
 	// Purge removes the request's personal data in the same transaction:
 	// see purge.
 	Purge bool
+	// Attachments are files the subject sent, already stored encrypted
+	// under their Stored names; their rows commit with the change or not
+	// at all. AttachEvent audits them when Event is the change's own (a
+	// submission with files); otherwise Event does.
+	Attachments []*Attachment
+	AttachEvent *Event
 }
 
 // Guards for bookkeeping changes: the notice's mark is not set yet (for
@@ -139,6 +145,9 @@ func (s *Store) applyIn(ctx context.Context, tx *gorm.DB, now time.Time, ch Chan
 			if err := s.appendEvent(tx, ch.Event); err != nil {
 				return err
 			}
+		}
+		if err := s.insertAttachments(tx, now, id, ch); err != nil {
+			return err
 		}
 		if err := s.queueMails(ctx, tx, now, &id, ch.Mails, jb); err != nil {
 			return err

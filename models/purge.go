@@ -10,7 +10,7 @@ import (
 
 // purge removes a request's personal data and keeps an anonymous stub:
 // type, jurisdiction, state and dates stay for statistics. Files of the
-// request (its package, added files, exports) are the service's to
+// request (its package, added files, exports, attachments) are the service's to
 // remove: the database keeps no file contents. The audit
 // events stay too, without their free text: each keeps its content hash,
 // so the chain still verifies.
@@ -42,6 +42,7 @@ func purge(tx *gorm.DB, id string, now time.Time) error {
 		{"package", func() error { return tx.Where("request_id = ?", id).Delete(&Package{}).Error }},
 		{"package files", func() error { return tx.Where("request_id = ?", id).Delete(&PackageFile{}).Error }},
 		{"download codes", func() error { return tx.Where("request_id = ?", id).Delete(&DownloadCode{}).Error }},
+		{"attachments", func() error { return tx.Where("request_id = ?", id).Delete(&Attachment{}).Error }},
 		{"events", func() error {
 			return tx.Model(&Event{}).Where("request_id = ?", id).Updates(map[string]any{"reason": "", "message": ""}).Error
 		}},

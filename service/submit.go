@@ -30,6 +30,9 @@ type SubmitInput struct {
 	// that input refused as invalid spends none of the address's
 	// allowance.
 	Admit func(email string) error
+	// Attachments are files sent with the form, already sealed to disk;
+	// their rows commit with the request. Nil: none.
+	Attachments *Upload
 }
 
 // Submit validates a new request and files it: the request, its two
@@ -88,11 +91,15 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (*models.Request, 
 			ActorKind: string(workflow.ActorSubject)},
 		Mails: []*models.Mail{m},
 	}
+	in.Attachments.into(&ch, req.Status)
 	out, err := s.store.Apply(ctx, now, ch)
 	if errors.Is(err, models.ErrDuplicate) {
 		// A reference collision (1 in 2^40 per pair): draw again once.
 		req.Reference = newReference()
 		out, err = s.store.Apply(ctx, now, ch)
+	}
+	if err == nil {
+		in.Attachments.keep()
 	}
 	return out, err
 }

@@ -63,6 +63,8 @@ func (s *Service) expireUnverified(ctx context.Context) (int, error) {
 		if err != nil {
 			continue
 		}
+		// Files sent with the form go with the personal data.
+		files := s.filesOf(ctx, r.ID)
 		_, err = s.store.Apply(ctx, now, models.Change{RequestID: r.ID, Version: r.Version,
 			Set: s.stateSet(r, out, now), Purge: true,
 			Event: &models.Event{Action: string(workflow.ActionExpire), FromState: string(out.From),
@@ -73,6 +75,7 @@ func (s *Service) expireUnverified(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, err
 		}
+		files()
 		n++
 	}
 	return n, nil
@@ -348,5 +351,6 @@ func closedStates() []string {
 func (s *Service) filesOf(ctx context.Context, requestID string) func() {
 	tasks, _ := s.store.Tasks(ctx, requestID)
 	files, _ := s.store.PackageFiles(ctx, requestID)
-	return func() { s.removeFiles(ctx, requestID, tasks, files) }
+	atts, _ := s.store.Attachments(ctx, requestID)
+	return func() { s.removeFiles(ctx, requestID, tasks, files); s.removeAttachments(atts) }
 }
