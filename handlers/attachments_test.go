@@ -481,6 +481,15 @@ func TestAttachClosedAndPurged(t *testing.T) {
 		t.Errorf("after expiry: rows %d/%d, files %v", attRows(a, uid), attRows(a, id), attFiles(t, a))
 	}
 
+	// Files a crash left without a row (sealed, or cut off mid-way) go
+	// with the next purge run.
+	for _, name := range []string{"att-" + strings.Repeat("0", 32) + ".bin", ".tmp-att-" + strings.Repeat("1", 32) + ".bin-42"} {
+		if err := os.WriteFile(filepath.Join(attDir(a), name), []byte("left over"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	attNothingStored(t, a, "with two orphans", 3, 1)
+
 	// Past retention the withdrawn one is purged, its file with it.
 	a.Clock.Advance(25 * 31 * 24 * time.Hour)
 	items, err := a.Svc.PurgeClosed(ctx, false)

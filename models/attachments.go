@@ -59,6 +59,24 @@ func (s *Store) CountAttachments(ctx context.Context, requestID string) (int, er
 	return int(n), nil
 }
 
+// KnownAttachments tells which of the stored names have a row, for the
+// sweep of files a crash left without one.
+func (s *Store) KnownAttachments(ctx context.Context, stored []string) (map[string]bool, error) {
+	known := map[string]bool{}
+	for len(stored) > 0 {
+		n := min(len(stored), 500)
+		var names []string
+		if err := s.r.WithContext(ctx).Model(&Attachment{}).Where("stored IN ?", stored[:n]).Pluck("stored", &names).Error; err != nil {
+			return nil, fmt.Errorf("models: read attachment names: %w", err)
+		}
+		for _, x := range names {
+			known[x] = true
+		}
+		stored = stored[n:]
+	}
+	return known, nil
+}
+
 // GuardAttachable is the guard of a change that adds n attachments to an
 // existing request: still in the state the upload was decided on (an
 // open one: the caller checks), not purged, and with room for n more files

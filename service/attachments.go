@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"rightsportal/models"
 	"rightsportal/packages"
@@ -329,6 +331,58 @@ func (s *Service) removeAttachments(list []models.Attachment) {
 			s.log.Warn("attachment file not removed", "file", a.Stored, "err", err)
 		}
 	}
+}
+
+// orphanAge is how long a file may sit in the attachments folder without
+// its row: far longer than any upload takes between sealing its files
+// and committing their rows.
+const orphanAge = time.Hour
+
+// removeOrphanAttachments deletes files a crash left behind: a sealed
+// file whose transaction never committed, or the temporary file of an
+// upload cut off mid-way. Files younger than orphanAge may belong to an
+// upload still under way and are left alone.
+func (s *Service) removeOrphanAttachments(ctx context.Context) (int, error) {
+	st, err := s.attachmentStore()
+	if err != nil {
+		return 0, nil
+	}
+	ents, err := os.ReadDir(st.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	cutoff := s.now().Add(-orphanAge)
+	var old []string
+	for _, e := range ents {
+		info, err := e.Info()
+		if err != nil || !info.Mode().IsRegular() || info.ModTime().After(cutoff) {
+			continue
+		}
+		if strings.HasPrefix(e.Name(), ".tmp-att-") {
+			os.Remove(filepath.Join(st.Dir, e.Name()))
+			continue
+		}
+		if strings.HasPrefix(e.Name(), "att-") {
+			old = append(old, e.Name())
+		}
+	}
+	known, err := s.store.KnownAttachments(ctx, old)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, name := range old {
+		if !known[name] && st.Remove(name) == nil {
+			n++
+		}
+	}
+	if n > 0 {
+		s.log.Info("attachment files without a row removed", "files", n)
+	}
+	return n, nil
 }
 
 // humanBytes writes a limit the way people read it: "8 MB".

@@ -305,6 +305,11 @@ func (s *Service) PurgeClosed(ctx context.Context, dryRun bool) ([]PurgeItem, er
 	p := s.cfg.Retention.Period
 	cutoff := s.cal.EndOf(workflow.AddMonths(cutoffDay, -p.Months).AddDays(-p.Days))
 	var out []PurgeItem
+	if !dryRun {
+		if _, err := s.removeOrphanAttachments(ctx); err != nil {
+			return out, err
+		}
+	}
 	// Walk every candidate once, in batches: a dry run lists them all,
 	// and requests kept for an open appeal do not stall the walk.
 	after := models.Candidates{}
