@@ -22,24 +22,26 @@ var (
 type Request struct {
 	// The queue's indexes end in (due_at, id), the keyset order, so that
 	// every filtered page is an index range scan, deep or not.
+	// idx_requests_report holds every column the reports read, in their
+	// GROUP BY order (models/reports.go).
 	ID           string `gorm:"primaryKey;size:36;index:idx_requests_queue_due,priority:2;index:idx_requests_queue_status,priority:3;index:idx_requests_queue_assignee,priority:3;index:idx_requests_queue_type,priority:3;index:idx_requests_queue_jurisdiction,priority:3"`
 	Reference    string `gorm:"size:16;not null;uniqueIndex"`
-	Type         string `gorm:"size:32;not null;index:idx_requests_queue_type,priority:1"`
-	Status       string `gorm:"size:32;not null;index:idx_requests_queue_status,priority:1"`
-	Jurisdiction string `gorm:"size:32;not null;index:idx_requests_queue_jurisdiction,priority:1"`
+	Type         string `gorm:"size:32;not null;index:idx_requests_queue_type,priority:1;index:idx_requests_report,priority:1"`
+	Status       string `gorm:"size:32;not null;index:idx_requests_queue_status,priority:1;index:idx_requests_report,priority:3"`
+	Jurisdiction string `gorm:"size:32;not null;index:idx_requests_queue_jurisdiction,priority:1;index:idx_requests_report,priority:2"`
 	Email        string `gorm:"size:254;not null;index"`
 	FullName     string `gorm:"size:200;not null"`
 	// Details is the workflow.Details of the request as JSON.
 	Details   string    `gorm:"not null"`
-	CreatedAt time.Time `gorm:"not null"`
+	CreatedAt time.Time `gorm:"not null;index:idx_requests_report,priority:7"`
 	UpdatedAt time.Time `gorm:"not null"`
 	// VerifyBy is the end of the verification window.
 	VerifyBy   time.Time `gorm:"not null"`
 	VerifiedAt *time.Time
 	// DueAt orders the queue. Until the clock starts it is the date the
 	// request would be due if the clock started at submission.
-	DueAt      time.Time `gorm:"not null;index:idx_requests_queue_status,priority:2;index:idx_requests_queue_due,priority:1;index:idx_requests_queue_assignee,priority:2;index:idx_requests_queue_type,priority:2;index:idx_requests_queue_jurisdiction,priority:2"`
-	Extended   bool      `gorm:"not null;default:false"`
+	DueAt      time.Time `gorm:"not null;index:idx_requests_queue_status,priority:2;index:idx_requests_queue_due,priority:1;index:idx_requests_queue_assignee,priority:2;index:idx_requests_queue_type,priority:2;index:idx_requests_queue_jurisdiction,priority:2;index:idx_requests_report,priority:9"`
+	Extended   bool      `gorm:"not null;default:false;index:idx_requests_report,priority:6"`
 	AssigneeID *string   `gorm:"size:36;index:idx_requests_queue_assignee,priority:1"`
 	// Approvals is a JSON list of the staff ids that approved in the
 	// current review.
@@ -51,11 +53,11 @@ type Request struct {
 	AppealBy *time.Time
 	// PausedAt is set while the clock is stopped waiting for the subject
 	// (where the jurisdiction pauses it); PausedDays sums finished pauses.
-	PausedAt   *time.Time
-	PausedDays int `gorm:"not null;default:0"`
+	PausedAt   *time.Time `gorm:"index:idx_requests_report,priority:10"`
+	PausedDays int        `gorm:"not null;default:0"`
 	// ClosedAt is when the request reached a closed state; retention
 	// counts from it.
-	ClosedAt *time.Time `gorm:"index"`
+	ClosedAt *time.Time `gorm:"index;index:idx_requests_report,priority:8"`
 	// The scheduled work's marks, so each notice goes out once: when the
 	// verification reminder went, and the due date a due-soon reminder
 	// and an overdue escalation were sent for (a new due date, after an
@@ -70,10 +72,10 @@ type Request struct {
 	// RefusalReason is the reason code of the last rejection, kept on the
 	// row so that reports count refusals by reason without reading the
 	// audit trail.
-	RefusalReason string `gorm:"size:32;not null;default:''"`
+	RefusalReason string `gorm:"size:32;not null;default:'';index:idx_requests_report,priority:4"`
 	// AppealOutcome follows the request's appeal: "" (none), "pending",
 	// "granted" or "denied".
-	AppealOutcome string `gorm:"size:16;not null;default:''"`
+	AppealOutcome string `gorm:"size:16;not null;default:'';index:idx_requests_report,priority:5"`
 	// DuplicateOf names another open request of the same subject and type
 	// found when this one was verified (never before: an unverified
 	// request proves nothing about who filed it).
@@ -194,6 +196,11 @@ type APIToken struct {
 	// on tokens made before the creator was recorded.
 	CreatedByKind string `gorm:"size:16;not null;default:''"`
 	CreatedBy     string `gorm:"size:36;not null;default:''"`
+	// Scopes is a space-separated list of what the token may do ("" on
+	// tokens with their owner's full reach); ExpiresAt, when set, is when
+	// it stops working.
+	Scopes    string `gorm:"size:200;not null;default:''"`
+	ExpiresAt *time.Time
 }
 
 // TableName keeps the audit table's name plain.
