@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"rightsportal/models"
+	"rightsportal/service"
 	"rightsportal/workflow"
 )
 
@@ -28,14 +29,31 @@ func (h *Handler) requireAPIToken(c *gin.Context) {
 		h.fail(c, errUnauthorized)
 		return
 	}
-	st, err := h.svc.AuthenticateAPIToken(c.Request.Context(), token)
+	g, err := h.svc.AuthenticateAPIToken(c.Request.Context(), token)
 	if err != nil {
 		c.Header("WWW-Authenticate", `Bearer realm="portal", error="invalid_token"`)
 		h.fail(c, err)
 		return
 	}
-	c.Set(ctxStaff, st)
+	c.Set(ctxStaff, g.Staff)
+	c.Set(ctxGrant, g)
 	c.Next()
+}
+
+// ctxGrant holds the service.Grant of the request's API token.
+const ctxGrant = "grant"
+
+// needScope lets through only a token that has scope (a token without
+// scopes has all of its owner's): 403 with the scope it lacks otherwise.
+func (h *Handler) needScope(scope string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		g, _ := c.MustGet(ctxGrant).(service.Grant)
+		if !g.Has(scope) {
+			h.fail(c, &httpError{http.StatusForbidden, "forbidden", "This API token does not have the scope " + scope + ".", nil})
+			return
+		}
+		c.Next()
+	}
 }
 
 func staffOf(c *gin.Context) *models.Staff {

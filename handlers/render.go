@@ -65,6 +65,7 @@ func funcs() template.FuncMap {
 		"bulkLabel":    bulkLabel,
 		"outcomeLabel": outcomeLabel,
 		"fieldLabel":   bulkFieldLabel,
+		"scopeHelp":    scopeHelp,
 	}
 }
 

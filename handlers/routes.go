@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"rightsportal/service"
 	"rightsportal/templates"
 )
 
@@ -18,7 +19,7 @@ func (h *Handler) routes(e *gin.Engine) {
 	if h.metrics != nil {
 		// Prometheus metrics for an admin's API token; a listener of
 		// its own (http.metrics_addr) serves them without one.
-		r.GET("/metrics", h.requireAPIToken, h.requireAdmin, gin.WrapH(h.metrics.Handler()))
+		r.GET("/metrics", h.requireAPIToken, h.needScope(service.ScopeAdmin), h.requireAdmin, gin.WrapH(h.metrics.Handler()))
 	}
 	static, _ := fs.Sub(templates.FS, "static")
 	r.GET("/static/*file", h.serveStatic(http.FS(static)))
@@ -51,14 +52,17 @@ func (h *Handler) routes(e *gin.Engine) {
 	r.POST("/status/:token/download", h.limitVerify, h.download)
 	r.POST("/status/:token/attachments", h.limitVerify, h.uploadFromStatus)
 
-	// Staff API.
+	// Staff API. Each route names the token scope it needs.
 	staff := api.Group("", h.requireAPIToken)
-	staff.GET("/requests", h.apiListRequests)
-	staff.GET("/requests/:id", h.apiGetRequest)
-	staff.POST("/requests/bulk", h.apiBulk)
-	staff.POST("/requests/:id/actions", h.apiAct)
-	staff.POST("/requests/:id/notes", h.apiAddNote)
-	staff.POST("/requests/:id/tasks/:task", h.apiDecideTask)
+	read, write := h.needScope(service.ScopeRequestsRead), h.needScope(service.ScopeRequestsWrite)
+	staff.GET("/requests", read, h.apiListRequests)
+	staff.GET("/requests/:id", read, h.apiGetRequest)
+	staff.POST("/requests/bulk", write, h.apiBulk)
+	staff.POST("/requests/:id/actions", write, h.apiAct)
+	staff.POST("/requests/:id/notes", write, h.apiAddNote)
+	staff.POST("/requests/:id/tasks/:task", write, h.apiDecideTask)
+	staff.GET("/reports", h.needScope(service.ScopeReportsRead), h.apiReports)
+	staff.GET("/requests.csv", read, h.apiExportRequests)
 
 	// The staff workspace.
 	r.GET("/staff/login", h.showLogin)
@@ -73,6 +77,8 @@ func (h *Handler) routes(e *gin.Engine) {
 	ws.POST("/tokens", h.createOwnToken)
 	ws.POST("/tokens/:id/revoke", h.revokeOwnToken)
 	ws.GET("", h.showQueue)
+	ws.GET("/reports", h.showReports)
+	ws.GET("/queue.csv", h.exportQueue)
 	ws.POST("/bulk", h.bulkFromQueue)
 	ws.GET("/requests/:id", h.showRequest)
 	ws.POST("/requests/:id/actions", h.decideRequest)

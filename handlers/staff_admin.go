@@ -27,7 +27,7 @@ func (h *Handler) renderAdmin(c *gin.Context, status int, errs map[string]string
 		return
 	}
 	h.pages.render(c, status, "staff_admin", "Staff and tokens", h.staffPage(c, map[string]any{
-		"Staff": staff, "Tokens": tokenRows(toks, h.staffNames(c)), "Errors": errs, "NewToken": newToken, "Notice": notice, "TwoFactor": h.twoFactorStates(c),
+		"Staff": staff, "Tokens": tokenRows(toks, h.staffNames(c), h.now()), "Errors": errs, "NewToken": newToken, "Notice": notice, "TwoFactor": h.twoFactorStates(c),
 		"Form": map[string]string{"email": c.PostForm("email"), "name": c.PostForm("name"), "role": c.PostForm("role")},
 	}))
 }

@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -16,10 +17,11 @@ type tokenRow struct {
 	models.APIToken
 	Owner     string
 	CreatedBy string
+	Expired   bool
 }
 
 // tokenRows names each token's owner and creator.
-func tokenRows(toks []models.APIToken, names staffNames) []tokenRow {
+func tokenRows(toks []models.APIToken, names staffNames, now time.Time) []tokenRow {
 	rows := make([]tokenRow, 0, len(toks))
 	for _, t := range toks {
 		by := "not recorded" // made before creators were recorded
@@ -29,7 +31,8 @@ func tokenRows(toks []models.APIToken, names staffNames) []tokenRow {
 		case "staff":
 			by = names.name(t.CreatedBy)
 		}
-		rows = append(rows, tokenRow{APIToken: t, Owner: names.name(t.StaffID), CreatedBy: by})
+		rows = append(rows, tokenRow{APIToken: t, Owner: names.name(t.StaffID), CreatedBy: by,
+			Expired: t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)})
 	}
 	return rows
 }
@@ -37,17 +40,18 @@ func tokenRows(toks []models.APIToken, names staffNames) []tokenRow {
 // showTokens is a staff member's own API tokens, with the forms to make
 // and revoke them. Any staff member, reviewer or admin, has one.
 func (h *Handler) showTokens(c *gin.Context) {
-	h.renderTokens(c, http.StatusOK, "")
+	h.renderTokens(c, http.StatusOK, "", nil)
 }
 
-func (h *Handler) renderTokens(c *gin.Context, status int, newToken string) {
+func (h *Handler) renderTokens(c *gin.Context, status int, newToken string, errs map[string]string) {
 	toks, err := h.store.APITokens(c.Request.Context(), staffOf(c).ID)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
 	h.pages.render(c, status, "staff_tokens", "Your API tokens", h.staffPage(c, map[string]any{
-		"Tokens": tokenRows(toks, h.staffNames(c)), "NewToken": newToken,
+		"Tokens": tokenRows(toks, h.staffNames(c), h.now()), "NewToken": newToken,
+		"Scopes": service.AllScopes(), "Errors": errs, "Picked": c.PostFormArray("scope"), "Expires": c.PostForm("expires"),
 	}))
 }
 
@@ -55,12 +59,21 @@ func (h *Handler) renderTokens(c *gin.Context, status int, newToken string) {
 // once.
 func (h *Handler) createOwnToken(c *gin.Context) {
 	limitBody(c, 4<<10)
-	tok, err := h.svc.CreateOwnAPIToken(c.Request.Context(), staffOf(c), c.PostForm("staff_id"))
+	until, err := h.svc.ParseTokenExpiry(c.PostForm("expires"))
+	var tok string
+	if err == nil {
+		tok, err = h.svc.CreateOwnAPIToken(c.Request.Context(), staffOf(c), c.PostForm("staff_id"),
+			service.TokenOptions{Scopes: c.PostFormArray("scope"), ExpiresAt: until})
+	}
 	if err != nil {
+		if he := asHTTPError(err); he.Status == http.StatusUnprocessableEntity {
+			h.renderTokens(c, he.Status, "", he.Fields)
+			return
+		}
 		h.fail(c, err)
 		return
 	}
-	h.renderTokens(c, http.StatusOK, tok)
+	h.renderTokens(c, http.StatusOK, tok, nil)
 }
 
 // revokeOwnToken stops one of the staff member's own tokens.
@@ -84,4 +97,19 @@ func (h *Handler) revokeTokenParam(c *gin.Context) bool {
 		return false
 	}
 	return true
+}
+
+// scopeHelp says what a token scope lets a program do.
+func scopeHelp(scope string) string {
+	switch scope {
+	case service.ScopeRequestsRead:
+		return "read the queue and requests"
+	case service.ScopeRequestsWrite:
+		return "act on requests, add notes, decide tasks"
+	case service.ScopeReportsRead:
+		return "read reports"
+	case service.ScopeAdmin:
+		return "admin endpoints such as /metrics"
+	}
+	return ""
 }

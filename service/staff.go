@@ -149,18 +149,22 @@ const touchWait = time.Second
 const APITokenPrefix = "rp_"
 
 // AuthenticateAPIToken finds the active staff member a bearer token
-// belongs to.
-func (s *Service) AuthenticateAPIToken(ctx context.Context, value string) (*models.Staff, error) {
+// belongs to and what the token may do. An expired token is refused like
+// an unknown one.
+func (s *Service) AuthenticateAPIToken(ctx context.Context, value string) (Grant, error) {
 	value = strings.TrimSpace(value)
 	if !strings.HasPrefix(value, APITokenPrefix) || !WellFormedToken(value[len(APITokenPrefix):]) {
-		return nil, ErrUnauthenticated
+		return Grant{}, ErrUnauthenticated
 	}
 	st, tok, err := s.store.StaffByAPIToken(ctx, HashToken(value))
 	if errors.Is(err, models.ErrNotFound) {
-		return nil, ErrUnauthenticated
+		return Grant{}, ErrUnauthenticated
 	}
 	if err != nil {
-		return nil, err
+		return Grant{}, err
+	}
+	if tok.ExpiresAt != nil && !s.now().Before(*tok.ExpiresAt) {
+		return Grant{}, ErrUnauthenticated
 	}
 	// The last-used mark is bookkeeping: while the database is busy it is
 	// not worth holding the request for (the action itself answers 503).
@@ -169,5 +173,5 @@ func (s *Service) AuthenticateAPIToken(ctx context.Context, value string) (*mode
 	if err := s.store.TouchAPIToken(tctx, tok, s.now()); err != nil {
 		s.log.Warn("could not record api token use", "err", err)
 	}
-	return st, nil
+	return grantOf(st, tok), nil
 }

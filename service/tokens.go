@@ -44,7 +44,7 @@ func staffActor(st *models.Staff) tokenActor {
 // create` on the host) to the staff member with this address. It
 // returns the token once; only its hash is kept. The token row and its
 // audit event name the operator as creator.
-func (s *Service) CreateAPIToken(ctx context.Context, email string) (string, error) {
+func (s *Service) CreateAPIToken(ctx context.Context, email string, opts ...TokenOptions) (string, error) {
 	email, _ = NormalizeEmail(email)
 	st, err := s.store.StaffByEmail(ctx, email)
 	if err != nil {
@@ -53,30 +53,45 @@ func (s *Service) CreateAPIToken(ctx context.Context, email string) (string, err
 	if st.Disabled {
 		return "", fmt.Errorf("service: staff %s is disabled", email)
 	}
-	return s.issueAPIToken(ctx, st, tokenActor{kind: ActorOperator})
+	return s.issueAPIToken(ctx, st, tokenActor{kind: ActorOperator}, firstOpts(opts))
+}
+
+func firstOpts(o []TokenOptions) TokenOptions {
+	if len(o) > 0 {
+		return o[0]
+	}
+	return TokenOptions{}
 }
 
 // CreateOwnAPIToken issues a token to the signed-in staff member and
 // returns it once. forStaffID is whom a form named ("" for nobody): any
 // id but the actor's own is refused with ErrTokenForOther, and nothing
 // is created.
-func (s *Service) CreateOwnAPIToken(ctx context.Context, actor *models.Staff, forStaffID string) (string, error) {
+func (s *Service) CreateOwnAPIToken(ctx context.Context, actor *models.Staff, forStaffID string, opts ...TokenOptions) (string, error) {
 	if actor == nil || actor.Disabled {
 		return "", ErrForbidden
 	}
 	if forStaffID != "" && forStaffID != actor.ID {
 		return "", ErrTokenForOther
 	}
-	return s.issueAPIToken(ctx, actor, staffActor(actor))
+	return s.issueAPIToken(ctx, actor, staffActor(actor), firstOpts(opts))
 }
 
-func (s *Service) issueAPIToken(ctx context.Context, owner *models.Staff, by tokenActor) (string, error) {
+func (s *Service) issueAPIToken(ctx context.Context, owner *models.Staff, by tokenActor, o TokenOptions) (string, error) {
+	scopes, err := checkTokenOptions(owner, o, s.now())
+	if err != nil {
+		return "", err
+	}
 	raw, _ := NewToken()
 	value := APITokenPrefix + raw
 	t := &models.APIToken{StaffID: owner.ID, Hash: HashToken(value), Prefix: value[:7],
-		CreatedByKind: by.kind, CreatedBy: by.id}
-	err := s.store.CreateAPIToken(ctx, s.now(), t, func(t *models.APIToken) *models.Event {
-		return tokenEvent(ActionTokenCreate, by, t, owner, "")
+		CreatedByKind: by.kind, CreatedBy: by.id, Scopes: scopes}
+	if o.ExpiresAt != nil {
+		e := models.Now(*o.ExpiresAt)
+		t.ExpiresAt = &e
+	}
+	err = s.store.CreateAPIToken(ctx, s.now(), t, func(t *models.APIToken) *models.Event {
+		return tokenEvent(ActionTokenCreate, by, t, owner, describeToken(t))
 	})
 	if err != nil {
 		return "", err

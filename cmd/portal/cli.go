@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 
 	"golang.org/x/term"
@@ -79,11 +80,15 @@ func readPassword(stdin io.Reader) (string, bool, error) {
 // else, on standard output.
 func tokenCommand(ctx context.Context, path string, args []string, getenv env, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: portal token create --email E")
+		return errors.New("usage: portal token create --email E [--scope S]... [--expires YYYY-MM-DD]")
 	}
 	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	email := fs.String("email", "", "the staff member's e-mail address")
+	var scopes multiFlag
+	fs.Var(&scopes, "scope", "what the token may do, repeatable or comma-separated: "+
+		strings.Join(service.AllScopes(), ", ")+" (none: everything its owner may)")
+	expires := fs.String("expires", "", "last day the token works, YYYY-MM-DD (none: until revoked)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -92,15 +97,39 @@ func tokenCommand(ctx context.Context, path string, args []string, getenv env, s
 		return err
 	}
 	defer a.close()
-	tok, err := a.svc.CreateAPIToken(ctx, *email)
+	until, err := a.svc.ParseTokenExpiry(*expires)
+	if err != nil {
+		return cliError(err)
+	}
+	tok, err := a.svc.CreateAPIToken(ctx, *email, service.TokenOptions{Scopes: scopes, ExpiresAt: until})
 	if errors.Is(err, models.ErrNotFound) {
 		return fmt.Errorf("no staff member with the address %q", *email)
 	}
 	if err != nil {
-		return err
+		return cliError(err)
 	}
 	fmt.Fprintln(stdout, tok)
 	return nil
+}
+
+// multiFlag is a flag that may be given more than once.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// cliError says a service's field errors as one line for the terminal.
+func cliError(err error) error {
+	var ve *service.ValidationError
+	if errors.As(err, &ve) {
+		var parts []string
+		for k, v := range ve.Fields {
+			parts = append(parts, "--"+k+": "+v)
+		}
+		sort.Strings(parts)
+		return errors.New(strings.Join(parts, "; "))
+	}
+	return err
 }
 
 // auditCommand is `portal audit verify`.

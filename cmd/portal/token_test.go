@@ -34,3 +34,30 @@ func TestTokenCreateRecordsOperator(t *testing.T) {
 		t.Fatalf("audit verify: %v %q", err, out)
 	}
 }
+
+// TestTokenCreateScoped: --scope and --expires limit the token; a bad
+// scope is a clear error and no token.
+func TestTokenCreateScoped(t *testing.T) {
+	e := newTestEnv(t)
+	if _, _, err := e.run(t, "correct horse battery staple\n", "staff", "add", "--email", "rev@example.org", "--name", "Rev", "--role", "reviewer"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.run(t, "", "token", "create", "--email", "rev@example.org", "--scope", "admin"); err == nil || !strings.Contains(err.Error(), "--scope") {
+		t.Fatalf("admin scope for a reviewer: %v", err)
+	}
+	if _, _, err := e.run(t, "", "token", "create", "--email", "rev@example.org", "--expires", "2020-01-01"); err == nil || !strings.Contains(err.Error(), "--expires") {
+		t.Fatalf("expiry in the past: %v", err)
+	}
+	out, _, err := e.run(t, "", "token", "create", "--email", "rev@example.org", "--scope", "requests:read,reports:read", "--scope", "requests:read", "--expires", "2099-01-01")
+	if err == nil {
+		t.Fatalf("an expiry past two years was accepted: %q", out)
+	}
+	out, _, err = e.run(t, "", "token", "create", "--email", "rev@example.org", "--scope", "requests:read,reports:read", "--scope", "requests:read")
+	if err != nil || !strings.HasPrefix(out, "rp_") {
+		t.Fatalf("scoped token: %v %q", err, out)
+	}
+	var scopes string
+	if err := e.db(t).QueryRow(`SELECT scopes FROM api_tokens`).Scan(&scopes); err != nil || scopes != "requests:read reports:read" {
+		t.Fatalf("stored scopes %q: %v", scopes, err)
+	}
+}
