@@ -152,6 +152,10 @@ func TestHeadLikeGet(t *testing.T) {
 		"/staff":                          {"/staff", "/staff?status=all"},
 		"/staff/requests/:id":             {"/staff/requests/" + f.id},
 		"/staff/admin":                    {"/staff/admin"},
+		"/staff/reports":                  {"/staff/reports", "/staff/reports?from=2025-13-01"},
+		"/staff/queue.csv":                {"/staff/queue.csv", "/staff/queue.csv?status=bogus"},
+		"/api/v1/reports":                 {"/api/v1/reports?from=2025-01-01&to=2025-12-31", "/api/v1/reports?jurisdiction=mars"},
+		"/api/v1/requests.csv":            {"/api/v1/requests.csv", "/api/v1/requests.csv?type=nope"},
 	}
 	paths["/staff/requests/:id/attachments/:att"] = []string{attUploaded(t, a, f.status, f.id), "/staff/requests/" + f.id + "/attachments/999"}
 	h, err := handlers.New(handlers.Deps{Service: a.Svc, Store: a.Store, Config: a.Cfg, Now: a.Clock.Now,
