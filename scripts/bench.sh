@@ -218,6 +218,11 @@ done
 echo "== go benchmarks" >&2
 GOB=$(PORTAL_BENCH_DIR=$WORK PORTAL_BENCH_SIZES=$SMALL,$BIG go test ./models -run '^$' -bench Queue -benchtime 300x 2>&1 | grep ^Benchmark)
 MAILB=$(go test ./mailer -run '^$' -bench MailThroughput -benchtime 2000x 2>&1 | grep ^Benchmark)
+# The reports through the router, on copies of the databases seeded above.
+for size in $SMALL $BIG; do
+  for f in "$WORK/q$size.db"*; do cp "$f" "${f/q$size.db/portal-reports-bench-$size.db}"; done
+done
+REPB=$(PORTAL_BENCH_DIR=$WORK PORTAL_BENCH_SIZES=$SMALL,$BIG go test ./handlers -run '^$' -bench Reports -benchtime 10x 2>&1 | grep ^Benchmark)
 
 f() { echo "${R[$1]}" | awk -v i="$2" '{print $i}'; }
 # What reached the relay, over every run with workers.
@@ -324,6 +329,17 @@ SMTP relay with STARTTLS and AUTH, 4 senders at once, pooled connections):
 
 \`\`\`
 $MAILB
+\`\`\`
+
+## Reports
+
+\`GET /staff/reports\` (the page, year to date) and \`GET /api/v1/reports\` (year to date; the
+last three calendar years, every request; one month of one jurisdiction) through the router, on the
+databases \`portal seed\` filled above; one grouped scan of the covering index
+\`idx_requests_report\` each. \`PORTAL_BENCH_SIZES=$SMALL,$BIG go test ./handlers -run '^\$' -bench Reports -benchtime 10x\`:
+
+\`\`\`
+$REPB
 \`\`\`
 
 ## Targets
