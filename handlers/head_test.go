@@ -141,6 +141,7 @@ func TestHeadLikeGet(t *testing.T) {
 		"/verified":                       {"/verified?ref=" + url.QueryEscape(f.ref), "/verified?ref=nothing"},
 		"/api/v1/jurisdictions":           {"/api/v1/jurisdictions"},
 		"/api/v1/jurisdictions/:code/due": {"/api/v1/jurisdictions/gdpr/due?received=2025-01-31", "/api/v1/jurisdictions/xx/due"},
+		"/api/v1/openapi.json":            {"/api/v1/openapi.json"},
 		"/status/:token":                  {"/status/" + f.status, "/status/" + strings.Repeat("0", 32)},
 		"/status/:token/withdraw":         {"/status/" + f.status + "/withdraw"},
 		"/api/v1/requests":                {"/api/v1/requests", "/api/v1/requests?status=all&limit=1"},

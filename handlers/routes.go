@@ -41,6 +41,7 @@ func (h *Handler) routes(e *gin.Engine) {
 	api.POST("/inbound/email", h.limitInbound, h.apiInbound)
 	api.GET("/jurisdictions", h.apiJurisdictions)
 	api.GET("/jurisdictions/:code/due", h.apiDue)
+	api.GET("/openapi.json", h.serveOpenAPI)
 
 	// The subject's private status page.
 	r.GET("/status/:token", h.limitVerify, h.showStatus)
