@@ -220,3 +220,168 @@ func (c *apiChecker) want(op string, status int, got int, body []byte) {
 		c.t.Errorf("%s: %d, want %d: %s", op, got, status, body)
 	}
 }
+
+// TestOpenAPIResponses drives real calls through the running test app,
+// successes and the errors a client meets, and validates each request
+// the portal accepted and every answer against the document.
+func TestOpenAPIResponses(t *testing.T) {
+	a := apptest.New(t, apptest.Options{})
+	c := newAPIChecker(t, a)
+	admin := a.StaffToken("ada@example.org", "admin")
+
+	st, b := c.call("GET", "/healthz", "", nil, nil)
+	c.want("healthz", 200, st, b)
+	st, b = c.call("GET", "/readyz", "", nil, nil)
+	c.want("readyz", 200, st, b)
+	st, b = c.call("GET", "/metrics", admin, nil, nil)
+	c.want("metrics", 200, st, b)
+	st, b = c.call("GET", "/api/v1/openapi.json", "", nil, nil)
+	c.want("openapi", 200, st, b)
+	st, b = c.call("GET", "/api/v1/jurisdictions", "", nil, nil)
+	c.want("jurisdictions", 200, st, b)
+	st, b = c.call("GET", "/api/v1/jurisdictions/gdpr/due?received=2025-01-31", "", nil, nil)
+	c.want("due", 200, st, b)
+	st, b = c.call("GET", "/api/v1/jurisdictions/xx/due?received=2025-01-31", "", nil, nil)
+	c.want("due unknown", 404, st, b)
+	st, b = c.call("GET", "/api/v1/jurisdictions/gdpr/due", "", nil, nil)
+	c.want("due without a date", 422, st, b)
+
+	// Submit and verify, and their errors.
+	email := "openapi-subject@example.com"
+	st, b = c.call("POST", "/api/v1/requests", "", map[string]any{"type": "access", "email": email,
+		"full_name": "Test Subject", "jurisdiction": "gdpr", "details": map[string]any{"description": "All of it."}}, nil)
+	c.want("submit", 202, st, b)
+	sub := apptest.DecodeJSON(t, b)
+	st, b = c.call("POST", "/api/v1/requests", "", map[string]any{"type": "erasure", "email": "other@example.com",
+		"full_name": "Other Subject", "details": "Please erase my account."}, nil)
+	c.want("submit with text details", 202, st, b)
+	other := apptest.DecodeJSON(t, b)["id"].(string)
+	st, b = c.call("POST", "/api/v1/requests", "", map[string]any{"type": "access", "email": "not an address", "full_name": "X"}, nil)
+	c.want("submit invalid", 422, st, b)
+	st, b = c.call("POST", "/api/v1/requests", "", `{"type":`, nil)
+	c.want("submit malformed", 400, st, b)
+	tok := apptest.TokenFromLink(t, a.MailWithSubject(email, "("+sub["reference"].(string)+")").Link(t, "/verify?token="))
+	st, b = c.call("POST", "/api/v1/verify", "", map[string]any{"token": tok}, nil)
+	c.want("verify", 200, st, b)
+	st, b = c.call("POST", "/api/v1/verify", "", map[string]any{"token": tok}, nil)
+	c.want("verify again", 410, st, b)
+	st, b = c.call("POST", "/api/v1/verify", "", map[string]any{"token": strings.Repeat("a", service.TokenLen)}, nil)
+	c.want("verify unknown", 404, st, b)
+	st, b = c.call("POST", "/api/v1/verify", "", map[string]any{"token": ""}, nil)
+	c.want("verify empty", 422, st, b)
+
+	// The staff API.
+	id := sub["id"].(string)
+	st, b = c.call("GET", "/api/v1/requests", admin, nil, nil)
+	c.want("list", 200, st, b)
+	st, b = c.call("GET", "/api/v1/requests?status=all&limit=1&overdue=false", admin, nil, nil)
+	c.want("list filtered", 200, st, b)
+	st, b = c.call("GET", "/api/v1/requests?status=bogus", admin, nil, nil)
+	c.want("list bad filter", 422, st, b)
+	st, b = c.call("GET", "/api/v1/requests", "", nil, nil)
+	c.want("list without a token", 401, st, b)
+	st, b = c.call("GET", "/api/v1/requests", "not-a-token", nil, nil)
+	c.want("list with a wrong token", 401, st, b)
+	st, b = c.call("GET", "/api/v1/requests/"+id, admin, nil, nil)
+	c.want("get", 200, st, b)
+	v := int(apptest.DecodeJSON(t, b)["version"].(float64))
+	st, b = c.call("GET", "/api/v1/requests/nothing", admin, nil, nil)
+	c.want("get unknown", 404, st, b)
+
+	st, b = c.call("POST", "/api/v1/requests/"+id+"/actions", admin, map[string]any{"action": "start_review", "version": v}, nil)
+	c.want("act", 200, st, b)
+	st, b = c.call("POST", "/api/v1/requests/"+id+"/actions", admin, map[string]any{"action": "start_review", "version": v}, nil)
+	c.want("act stale", 409, st, b)
+	st, b = c.call("POST", "/api/v1/requests/"+id+"/actions", admin, map[string]any{"version": v + 1}, nil)
+	c.want("act without an action", 422, st, b)
+	st, b = c.call("POST", "/api/v1/requests/nothing/actions", admin, map[string]any{"action": "start_review", "version": 1}, nil)
+	c.want("act on nothing", 404, st, b)
+
+	st, b = c.call("POST", "/api/v1/requests/"+id+"/notes", admin, map[string]any{"body": "Checked the CRM."}, nil)
+	c.want("note", 201, st, b)
+	st, b = c.call("POST", "/api/v1/requests/"+id+"/notes", admin, map[string]any{"body": "x", "colour": "red"}, nil)
+	c.want("note with an unknown field", 422, st, b)
+	readOnly := scopedToken(t, a, "ada@example.org", nil, service.ScopeRequestsRead)
+	st, b = c.call("POST", "/api/v1/requests/"+id+"/notes", readOnly, map[string]any{"body": "x"}, nil)
+	c.want("note with a read-only token", 403, st, b)
+
+	st, b = c.call("POST", "/api/v1/requests/bulk", admin, map[string]any{"action": "assign", "assignee": "me",
+		"requests": []map[string]any{{"id": id, "version": v + 1}, {"id": other, "version": 7}, {"id": "nothing", "version": 1}}}, nil)
+	c.want("bulk", 200, st, b)
+	st, b = c.call("POST", "/api/v1/requests/bulk", admin, map[string]any{"action": "start_review", "requests": []map[string]any{}}, nil)
+	c.want("bulk without requests", 422, st, b)
+	st, b = c.call("POST", "/api/v1/requests/"+id+"/tasks/999", admin, map[string]any{"action": "done"}, nil)
+	c.want("task unknown", 404, st, b)
+
+	st, b = c.call("GET", "/api/v1/reports?from=2025-01-01&to=2025-12-31", admin, nil, nil)
+	c.want("reports", 200, st, b)
+	st, b = c.call("GET", "/api/v1/reports", admin, nil, nil)
+	c.want("reports by default", 200, st, b)
+	st, b = c.call("GET", "/api/v1/reports?jurisdiction=mars", admin, nil, nil)
+	c.want("reports unknown jurisdiction", 422, st, b)
+	st, b = c.call("GET", "/api/v1/reports", readOnly, nil, nil)
+	c.want("reports with requests:read only", 403, st, b)
+	st, b = c.call("GET", "/api/v1/requests.csv?status=all", admin, nil, nil)
+	c.want("csv", 200, st, b)
+	st, b = c.call("GET", "/api/v1/requests.csv?type=nope", admin, nil, nil)
+	c.want("csv bad filter", 422, st, b)
+
+	secret := map[string]string{"X-Inbound-Secret": a.Cfg.Mail.Inbound.Secret, "Content-Type": "message/rfc822"}
+	st, b = c.call("POST", "/api/v1/inbound/email", "", nil, map[string]string{"X-Inbound-Secret": "wrong"})
+	c.want("inbound wrong secret", 401, st, b)
+	st, b = c.call("POST", "/api/v1/inbound/email", "", nil, secret)
+	c.want("inbound empty", 400, st, b)
+
+	c.scopeWalk(a)
+
+	for _, want := range []string{"healthz 200", "readyz 200", "metrics 200", "metrics 403", "openapi 200",
+		"jurisdictions 200", "due 200", "due 404", "due 422",
+		"submitRequest 202", "submitRequest 400", "submitRequest 422",
+		"verify 200", "verify 404", "verify 410", "verify 422",
+		"listRequests 200", "listRequests 401", "listRequests 403", "listRequests 422",
+		"getRequest 200", "getRequest 403", "getRequest 404",
+		"act 200", "act 403", "act 404", "act 409", "act 422",
+		"addNote 201", "addNote 403", "addNote 422", "bulk 200", "bulk 403", "bulk 422", "decideTask 403", "decideTask 404",
+		"reports 200", "reports 403", "reports 422", "exportRequests 200", "exportRequests 403", "exportRequests 422",
+		"inboundEmail 400", "inboundEmail 401"} {
+		if !c.seen[want] {
+			t.Errorf("no %s answer was validated", want)
+		}
+	}
+}
+
+// scopeWalk calls every staff operation with a token that has every
+// scope but the one the document says it needs (403 naming that scope),
+// then with that scope alone (anything but 401 or 403): the document's
+// x-required-scope is then the route table's, route by route.
+func (c *apiChecker) scopeWalk(a *apptest.App) {
+	c.t.Helper()
+	all := []string{service.ScopeRequestsRead, service.ScopeRequestsWrite, service.ScopeReportsRead, service.ScopeAdmin}
+	for path, item := range loadOpenAPI(c.t).Paths.Map() {
+		for method, op := range item.Operations() {
+			scope, _ := op.Extensions["x-required-scope"].(string)
+			if scope == "" {
+				continue
+			}
+			var others []string
+			for _, s := range all {
+				if s != scope {
+					others = append(others, s)
+				}
+			}
+			url := strings.NewReplacer("{id}", "nothing", "{task}", "1").Replace(path)
+			var body any
+			if method == http.MethodPost {
+				body = map[string]any{}
+			}
+			st, b := c.call(method, url, scopedToken(c.t, a, "ada@example.org", nil, others...), body, nil)
+			if st != http.StatusForbidden || !strings.Contains(string(b), scope) {
+				c.t.Errorf("%s %s without %s: %d %s, want 403 naming the scope", method, path, scope, st, b)
+			}
+			st, b = c.call(method, url, scopedToken(c.t, a, "ada@example.org", nil, scope), body, nil)
+			if st == http.StatusForbidden || st == http.StatusUnauthorized {
+				c.t.Errorf("%s %s with %s: %d %s", method, path, scope, st, b)
+			}
+		}
+	}
+}
