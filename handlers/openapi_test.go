@@ -12,12 +12,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
+	"rightsportal/config"
 	"rightsportal/handlers"
 	"rightsportal/internal/apptest"
 	"rightsportal/service"
@@ -382,6 +384,30 @@ func (c *apiChecker) scopeWalk(a *apptest.App) {
 			if st == http.StatusForbidden || st == http.StatusUnauthorized {
 				c.t.Errorf("%s %s with %s: %d %s", method, path, scope, st, b)
 			}
+		}
+	}
+}
+
+// TestOpenAPILimitAnswers validates the 413 and 429 answers, which need
+// an oversized body and an app with rate limiting on.
+func TestOpenAPILimitAnswers(t *testing.T) {
+	a := withLimits(t, func(c *config.Config) {
+		// Two: the oversized call spends one before its body is read.
+		c.RateLimit.SubmitPerIP = config.Limit{Burst: 2, Every: config.Duration(time.Hour)}
+	})
+	c := newAPIChecker(t, a)
+	big := map[string]any{"type": "access", "email": "big@example.com", "full_name": "Big",
+		"details": strings.Repeat("x", int(a.Cfg.HTTP.MaxBodyBytes))}
+	st, b := c.call("POST", "/api/v1/requests", "", big, nil)
+	c.want("submit too large", 413, st, b)
+	body := map[string]any{"type": "access", "email": "limit@example.com", "full_name": "Rate Tester"}
+	st, b = c.call("POST", "/api/v1/requests", "", body, nil)
+	c.want("submit within the limit", 202, st, b)
+	st, b = c.call("POST", "/api/v1/requests", "", body, nil)
+	c.want("submit over the limit", 429, st, b)
+	for _, want := range []string{"submitRequest 413", "submitRequest 429"} {
+		if !c.seen[want] {
+			t.Errorf("no %s answer was validated", want)
 		}
 	}
 }
