@@ -148,6 +148,8 @@ type apiChecker struct {
 	a      *apptest.App
 	router routers.Router
 	seen   map[string]bool
+	// lastHeader is the header of the last answer.
+	lastHeader http.Header
 }
 
 func newAPIChecker(t *testing.T, a *apptest.App) *apiChecker {
@@ -180,6 +182,7 @@ func (c *apiChecker) call(method, path, token string, body any, header map[strin
 		h[k] = v
 	}
 	resp, out := c.a.Do(method, path, bytes.NewReader(raw), h)
+	c.lastHeader = resp.Header
 	c.validate(method, path, h, raw, resp, out)
 	return resp.StatusCode, out
 }
@@ -239,6 +242,12 @@ func TestOpenAPIResponses(t *testing.T) {
 	c.want("metrics", 200, st, b)
 	st, b = c.call("GET", "/api/v1/openapi.json", "", nil, nil)
 	c.want("openapi", 200, st, b)
+	etag := c.lastHeader.Get("ETag")
+	if cc := c.lastHeader.Get("Cache-Control"); etag == "" || !strings.Contains(cc, "public") {
+		t.Errorf("openapi.json: ETag %q, Cache-Control %q: want a public, revalidatable answer", etag, cc)
+	}
+	st, b = c.call("GET", "/api/v1/openapi.json", "", nil, map[string]string{"If-None-Match": etag})
+	c.want("openapi revalidated", 304, st, b)
 	st, b = c.call("GET", "/api/v1/jurisdictions", "", nil, nil)
 	c.want("jurisdictions", 200, st, b)
 	st, b = c.call("GET", "/api/v1/jurisdictions/gdpr/due?received=2025-01-31", "", nil, nil)
@@ -336,7 +345,7 @@ func TestOpenAPIResponses(t *testing.T) {
 
 	c.scopeWalk(a)
 
-	for _, want := range []string{"healthz 200", "readyz 200", "metrics 200", "metrics 403", "openapi 200",
+	for _, want := range []string{"healthz 200", "readyz 200", "metrics 200", "metrics 403", "openapi 200", "openapi 304",
 		"jurisdictions 200", "due 200", "due 404", "due 422",
 		"submitRequest 202", "submitRequest 400", "submitRequest 422",
 		"verify 200", "verify 404", "verify 410", "verify 422",
