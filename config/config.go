@@ -41,6 +41,7 @@ type Config struct {
 	Systems       []System      `yaml:"systems"`
 	Fulfilment    Fulfilment    `yaml:"fulfilment"`
 	Attachments   Attachments   `yaml:"attachments"`
+	Webhooks      Webhooks      `yaml:"webhooks"`
 
 	// calendar is the organisation's calendar, built once by Validate.
 	calendar *workflow.Calendar
@@ -336,6 +337,7 @@ func Defaults() *Config {
 		Fulfilment: Fulfilment{PackagesDir: "data/packages", DownloadFor: Duration(7 * 24 * time.Hour),
 			MaxUploadBytes: 20 << 20},
 		Attachments: defaultAttachments(),
+		Webhooks:    defaultWebhooks(),
 		RateLimit: RateLimit{
 			Enabled:              true,
 			SubmitPerIP:          Limit{Burst: 10, Every: Duration(time.Minute)},

@@ -87,6 +87,7 @@ func (c *Config) Validate() error {
 	c.checkJurisdictions(v)
 	c.checkSystems(v)
 	c.checkAttachments(v)
+	c.checkWebhooks(v)
 	cal := c.buildCalendar()
 	c.calendar = &cal
 	return errors.Join(v.errs...)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -343,6 +344,21 @@ func TestOpenAPIResponses(t *testing.T) {
 	st, b = c.call("POST", "/api/v1/inbound/email", "", nil, secret)
 	c.want("inbound empty", 400, st, b)
 
+	st, b = c.call("POST", "/api/v1/webhooks", admin, map[string]any{"url": "https://hooks.example.org/portal",
+		"events": []string{"task.failed"}, "description": "ticketing"}, nil)
+	c.want("webhook registered", 201, st, b)
+	hook := fmt.Sprint(apptest.DecodeJSON(t, b)["id"])
+	st, b = c.call("POST", "/api/v1/webhooks", admin, map[string]any{"url": "http://10.0.0.1/", "events": []string{"task.failed"}}, nil)
+	c.want("webhook refused", 422, st, b)
+	st, b = c.call("GET", "/api/v1/webhooks", admin, nil, nil)
+	c.want("webhooks", 200, st, b)
+	st, b = c.call("GET", "/api/v1/webhooks/"+hook+"/deliveries", admin, nil, nil)
+	c.want("webhook deliveries", 200, st, b)
+	st, b = c.call("POST", "/api/v1/webhooks/"+hook+"/deliveries/nothing/redeliver", admin, nil, nil)
+	c.want("redeliver unknown", 404, st, b)
+	st, b = c.call("DELETE", "/api/v1/webhooks/"+hook, admin, nil, nil)
+	c.want("webhook disabled", 204, st, b)
+
 	c.scopeWalk(a)
 
 	for _, want := range []string{"healthz 200", "readyz 200", "metrics 200", "metrics 403", "openapi 200", "openapi 304",
@@ -354,7 +370,8 @@ func TestOpenAPIResponses(t *testing.T) {
 		"act 200", "act 403", "act 404", "act 409", "act 422",
 		"addNote 201", "addNote 403", "addNote 422", "bulk 200", "bulk 403", "bulk 422", "decideTask 403", "decideTask 404",
 		"reports 200", "reports 403", "reports 422", "exportRequests 200", "exportRequests 403", "exportRequests 422",
-		"inboundEmail 400", "inboundEmail 401"} {
+		"inboundEmail 400", "inboundEmail 401", "createWebhook 201", "createWebhook 422", "listWebhooks 200",
+		"webhookDeliveries 200", "redeliverWebhook 404", "disableWebhook 204"} {
 		if !c.seen[want] {
 			t.Errorf("no %s answer was validated", want)
 		}
@@ -380,7 +397,7 @@ func (c *apiChecker) scopeWalk(a *apptest.App) {
 					others = append(others, s)
 				}
 			}
-			url := strings.NewReplacer("{id}", "nothing", "{task}", "1").Replace(path)
+			url := strings.NewReplacer("{id}", "nothing", "{task}", "1", "{delivery}", "nothing").Replace(path)
 			var body any
 			if method == http.MethodPost {
 				body = map[string]any{}

@@ -64,6 +64,12 @@ func (h *Handler) routes(e *gin.Engine) {
 	staff.POST("/requests/:id/tasks/:task", write, h.apiDecideTask)
 	staff.GET("/reports", h.needScope(service.ScopeReportsRead), h.apiReports)
 	staff.GET("/requests.csv", read, h.apiExportRequests)
+	hooks := staff.Group("/webhooks", h.needScope(service.ScopeAdmin), h.requireAdmin)
+	hooks.GET("", h.apiListWebhooks)
+	hooks.POST("", h.apiCreateWebhook)
+	hooks.DELETE("/:id", h.apiDisableWebhook)
+	hooks.GET("/:id/deliveries", h.apiWebhookDeliveries)
+	hooks.POST("/:id/deliveries/:delivery/redeliver", h.apiRedeliverWebhook)
 
 	// The staff workspace.
 	r.GET("/staff/login", h.showLogin)
@@ -99,4 +105,7 @@ func (h *Handler) routes(e *gin.Engine) {
 	admin.POST("/staff/:id/2fa/reset", h.resetTwoFactor)
 	admin.POST("/tokens", h.createToken)
 	admin.POST("/tokens/:id/revoke", h.revokeToken)
+	admin.POST("/webhooks", h.addWebhook)
+	admin.POST("/webhooks/:id/disable", h.disableWebhook)
+	admin.POST("/webhooks/:id/deliveries/:delivery/redeliver", h.redeliverWebhook)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/gin-gonic/gin/binding"
 
+	"rightsportal/models"
 	"rightsportal/service"
 )
 
@@ -26,9 +27,15 @@ func (h *Handler) renderAdmin(c *gin.Context, status int, errs map[string]string
 		h.fail(c, err)
 		return
 	}
+	hooks, err := h.webhookRows(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
 	h.pages.render(c, status, "staff_admin", "Staff and tokens", h.staffPage(c, map[string]any{
 		"Staff": staff, "Tokens": tokenRows(toks, h.staffNames(c), h.now()), "Errors": errs, "NewToken": newToken, "Notice": notice, "TwoFactor": h.twoFactorStates(c),
-		"Form": map[string]string{"email": c.PostForm("email"), "name": c.PostForm("name"), "role": c.PostForm("role")},
+		"Form":     map[string]string{"email": c.PostForm("email"), "name": c.PostForm("name"), "role": c.PostForm("role")},
+		"Webhooks": hooks, "HookEvents": models.HookEvents(), "HookForm": hookForm(c),
 	}))
 }
 

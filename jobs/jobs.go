@@ -104,8 +104,11 @@ func New(d Deps) (Client, error) {
 		river.AddWorker(workers, &SweepWorker{Service: d.Service, Log: d.Log})
 		river.AddWorker(workers, &RetentionWorker{Service: d.Service, Log: d.Log})
 		river.AddWorker(workers, &TaskWorker{Service: d.Service})
+		river.AddWorker(workers, &WebhookWorker{Service: d.Service, MaxBackoff: d.Config.Webhooks.MaxBackoff.D(),
+			CallTimeout: d.Config.Webhooks.Timeout.D()})
 		queues[QueueMaintenance] = river.QueueConfig{MaxWorkers: 1}
 		queues[models.QueueTasks] = river.QueueConfig{MaxWorkers: 2}
+		queues[models.QueueWebhooks] = river.QueueConfig{MaxWorkers: webhookWorkers}
 		periodic = periodicJobs()
 	}
 	jobLog := d.JobLog

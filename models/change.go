@@ -116,8 +116,10 @@ func (s *Store) Apply(ctx context.Context, now time.Time, ch Change) (*Request, 
 // applyIn writes ch inside the transaction tx.
 func (s *Store) applyIn(ctx context.Context, tx *gorm.DB, now time.Time, ch Change, jb *jobBuf) (*Request, error) {
 	var out Request
+	var old string
 	err := func() error {
-		old, err := oldStatus(tx, ch)
+		var err error
+		old, err = oldStatus(tx, ch)
 		if err != nil {
 			return err
 		}
@@ -180,6 +182,9 @@ func (s *Store) applyIn(ctx context.Context, tx *gorm.DB, now time.Time, ch Chan
 		return tx.Where("id = ?", id).Take(&out).Error
 	}()
 	if err != nil {
+		return nil, err
+	}
+	if err := s.queueHooks(ctx, tx, now, changeHooks(ch, old, &out), jb); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -39,6 +39,8 @@ type Store struct {
 	driver string
 	// mailAttempts is fixed on each mail job as it is queued.
 	mailAttempts int
+	// hookAttempts is fixed on each webhook delivery job as it is queued.
+	hookAttempts int
 	// writeWait bounds a write's wait for the writer (see writeContext).
 	writeWait time.Duration
 	// batch, stop and stopped run SQLite's group commit (batch.go); nil
@@ -60,6 +62,8 @@ type Options struct {
 	// MailMaxAttempts is how often a mail is tried before it counts as
 	// failed; it is fixed on each job when the job is queued.
 	MailMaxAttempts int
+	// WebhookMaxAttempts is the same for a webhook delivery.
+	WebhookMaxAttempts int
 	// MustExist refuses to create a new SQLite file: commands that only
 	// inspect data must not report on an empty database made by a typo.
 	MustExist bool
@@ -111,7 +115,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	rsql.SetMaxOpenConns(n)
 	rsql.SetMaxIdleConns(n)
 	s := &Store{w: w, r: r, wsql: wsql, rsql: rsql, driver: driver, mailAttempts: max(o.MailMaxAttempts, 1),
-		writeWait: max(busyTimeout(sqliteDSN(dsn, true)), time.Second)}
+		hookAttempts: max(o.WebhookMaxAttempts, 1),
+		writeWait:    max(busyTimeout(sqliteDSN(dsn, true)), time.Second)}
 	st, err := s.ready(ctx, log)
 	if err != nil {
 		return nil, err

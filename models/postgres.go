@@ -53,7 +53,8 @@ func openPostgres(ctx context.Context, o Options, log *slog.Logger) (*Store, err
 		sqlDB.Close()
 		return nil, fmt.Errorf("models: postgres job pool: %w", err)
 	}
-	s := &Store{w: db, r: db, wsql: sqlDB, rsql: sqlDB, pgx: pool, driver: "postgres", mailAttempts: max(o.MailMaxAttempts, 1)}
+	s := &Store{w: db, r: db, wsql: sqlDB, rsql: sqlDB, pgx: pool, driver: "postgres", mailAttempts: max(o.MailMaxAttempts, 1),
+		hookAttempts: max(o.WebhookMaxAttempts, 1)}
 	return s.ready(ctx, log)
 }
 

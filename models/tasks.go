@@ -166,6 +166,9 @@ func (s *Store) UpdateTask(ctx context.Context, now time.Time, u TaskUpdate) err
 				return err
 			}
 		}
+		if err := s.taskHooks(ctx, tx, now, u, &t); err != nil {
+			return err
+		}
 		return s.queueMails(ctx, tx, now, &t.RequestID, u.Mails, nil)
 	})
 }

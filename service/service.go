@@ -20,7 +20,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"rightsportal/config"
@@ -41,6 +43,11 @@ type Service struct {
 	ful   Fulfilment
 	// totpKey seals staff TOTP secrets (see WithSecrets).
 	totpKey []byte
+	// hookKey seals webhook endpoints' signing secrets (WithSecrets).
+	hookKey []byte
+	// hooks is the client of webhook deliveries, built on first use.
+	hookOnce sync.Once
+	hooks    *http.Client
 }
 
 // New builds the service. now is the clock (time.Now outside tests).

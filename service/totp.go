@@ -48,9 +48,10 @@ var (
 )
 
 // WithSecrets gives the service the master key, from which it derives
-// the key that seals TOTP secrets at rest.
+// the keys that seal TOTP and webhook secrets at rest.
 func (s *Service) WithSecrets(master []byte) *Service {
 	s.totpKey = DeriveKey(master, "totp")
+	s.hookKey = DeriveKey(master, "webhooks")
 	return s
 }
 

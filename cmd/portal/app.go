@@ -66,7 +66,8 @@ func open(ctx context.Context, path string, getenv env, stderr io.Writer, mustEx
 		return nil, err
 	}
 	store, err := models.Open(ctx, models.Options{Driver: cfg.Database.Driver, DSN: cfg.Database.DSN,
-		Log: jobLog(stderr), MailMaxAttempts: cfg.Mail.MaxAttempts, MustExist: mustExist})
+		Log: jobLog(stderr), MailMaxAttempts: cfg.Mail.MaxAttempts,
+		WebhookMaxAttempts: cfg.Webhooks.MaxAttempts, MustExist: mustExist})
 	if err != nil {
 		return nil, err
 	}

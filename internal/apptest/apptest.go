@@ -182,7 +182,8 @@ func New(t testing.TB, o Options) *App {
 	}
 	log := slog.New(observe.LogHandler(slog.NewTextHandler(a.Logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	ctx := context.Background()
-	store, err := models.Open(ctx, models.Options{Driver: a.Cfg.Database.Driver, DSN: a.Cfg.Database.DSN, MailMaxAttempts: a.Cfg.Mail.MaxAttempts})
+	store, err := models.Open(ctx, models.Options{Driver: a.Cfg.Database.Driver, DSN: a.Cfg.Database.DSN, MailMaxAttempts: a.Cfg.Mail.MaxAttempts,
+		WebhookMaxAttempts: a.Cfg.Webhooks.MaxAttempts})
 	if err != nil {
 		t.Fatal(err)
 	}
