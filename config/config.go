@@ -390,7 +390,9 @@ func (c *Config) applyEnv(env func(string) (string, bool)) error {
 		}
 	}
 	errs = append(errs, envBool(env, "PORTAL_RATELIMIT_ENABLED", "ratelimit.enabled", &c.RateLimit.Enabled),
-		envBool(env, "PORTAL_MAIL_INBOUND_REQUIRE_TLS", "mail.inbound.require_tls", &c.Mail.Inbound.RequireTLS))
+		envBool(env, "PORTAL_MAIL_INBOUND_REQUIRE_TLS", "mail.inbound.require_tls", &c.Mail.Inbound.RequireTLS),
+		envBool(env, "PORTAL_WEBHOOKS_ALLOW_LOOPBACK", "webhooks.allow_loopback", &c.Webhooks.AllowLoopback),
+		envBool(env, "PORTAL_WEBHOOKS_ALLOW_PRIVATE", "webhooks.allow_private", &c.Webhooks.AllowPrivate))
 	if v, ok := lookup(env, "PORTAL_TRUSTED_PROXIES"); ok {
 		c.HTTP.TrustedProxies = nil
 		for _, p := range strings.Split(v, ",") {

@@ -265,6 +265,12 @@ func TestEnvOverrides(t *testing.T) {
 			}},
 		{"PORTAL_SECRET_KEY_FILE", map[string]string{"PORTAL_SECRET_KEY_FILE": "/etc/portal/key"},
 			func(c *config.Config) bool { return c.SecretKeyFile == "/etc/portal/key" }},
+		{"PORTAL_WEBHOOKS_ALLOW_LOOPBACK and ALLOW_PRIVATE", map[string]string{"PORTAL_WEBHOOKS_ALLOW_LOOPBACK": "true", "PORTAL_WEBHOOKS_ALLOW_PRIVATE": "1"},
+			func(c *config.Config) bool { return c.Webhooks.AllowLoopback && c.Webhooks.AllowPrivate }},
+		{"webhooks stay closed by default", nil,
+			func(c *config.Config) bool {
+				return !c.Webhooks.AllowLoopback && !c.Webhooks.AllowPrivate && c.Webhooks.MaxAttempts == 48
+			}},
 		{"unrelated variables change nothing", map[string]string{"PORTAL_HTTP_PORT": "1", "HOME": "/root"},
 			func(c *config.Config) bool { return c.HTTP.Addr == "127.0.0.1:8080" && c.Mail.SMTP.Port == 587 }},
 	}
@@ -506,6 +512,25 @@ func TestWebhookURLsMustBeHTTPS(t *testing.T) {
 		err = cfg.Validate()
 		if got := err == nil || !strings.Contains(err.Error(), "webhook.url"); got != ok {
 			t.Errorf("webhook %s: valid=%v, want %v (%v)", url, got, ok, err)
+		}
+	}
+}
+
+func TestWebhookLimits(t *testing.T) {
+	for _, c := range []struct {
+		set   func(*config.Config)
+		field string
+	}{
+		{func(c *config.Config) { c.Webhooks.Timeout = config.Duration(0) }, "webhooks.timeout"},
+		{func(c *config.Config) { c.Webhooks.MaxAttempts = 0 }, "webhooks.max_attempts"},
+		{func(c *config.Config) { c.Webhooks.MaxAttempts = 1000 }, "webhooks.max_attempts"},
+		{func(c *config.Config) { c.Webhooks.MaxBackoff = config.Duration(48 * time.Hour) }, "webhooks.max_backoff"},
+	} {
+		cfg := config.Defaults()
+		c.set(cfg)
+		err := cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("%s: Validate() = %v, want an error naming it", c.field, err)
 		}
 	}
 }
