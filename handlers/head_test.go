@@ -157,6 +157,8 @@ func TestHeadLikeGet(t *testing.T) {
 		"/staff/queue.csv":                {"/staff/queue.csv", "/staff/queue.csv?status=bogus"},
 		"/api/v1/reports":                 {"/api/v1/reports?from=2025-01-01&to=2025-12-31", "/api/v1/reports?jurisdiction=mars"},
 		"/api/v1/requests.csv":            {"/api/v1/requests.csv", "/api/v1/requests.csv?type=nope"},
+		"/api/v1/webhooks":                {"/api/v1/webhooks"},
+		"/api/v1/webhooks/:id/deliveries": {"/api/v1/webhooks/1/deliveries", "/api/v1/webhooks/1/deliveries?limit=0"},
 	}
 	paths["/staff/requests/:id/attachments/:att"] = []string{attUploaded(t, a, f.status, f.id), "/staff/requests/" + f.id + "/attachments/999"}
 	h, err := handlers.New(handlers.Deps{Service: a.Svc, Store: a.Store, Config: a.Cfg, Now: a.Clock.Now,
