@@ -233,3 +233,49 @@ func TestDuplicateClosedInOneClick(t *testing.T) {
 		t.Fatalf("closing a closed duplicate again: %d, want 409", resp.StatusCode)
 	}
 }
+
+// TestDuplicateCloseRefusedWhenOtherClosed: once the request a duplicate
+// repeats is closed, nobody answers it any more, so closing this one "as
+// a duplicate" would leave the subject with no answer: the file shows no
+// button and says why, and the one-click close and the bulk close are
+// refused (422) with nothing changed.
+func TestDuplicateCloseRefusedWhenOtherClosed(t *testing.T) {
+	a := apptest.New(t, apptest.Options{})
+	staff := a.StaffToken("ada@example.org", "admin")
+	first := dupFile(t, a, "kim@example.com", "access", true)
+	ref1, _ := trGet(t, a, staff, first)["reference"].(string)
+	second := dupFile(t, a, "kim@example.com", "access", true)
+	if dupOf(t, a, staff, second) != first {
+		t.Fatalf("second request not flagged")
+	}
+	wsStaff(t, a, "bo@example.org", "reviewer")
+	b := wsSignedIn(a, "bo@example.org")
+	const button = "Close this one as a duplicate"
+	if _, page := b.Get("/staff/requests/" + second); !strings.Contains(page, button) {
+		t.Fatalf("the file has no close button while %s is open:\n%s", ref1, page)
+	}
+
+	v := version(trGet(t, a, staff, first))
+	v = version(trMust(t, a, staff, first, trBody("start_review", v), "in_review"))
+	trMust(t, a, staff, first, trBody("reject", v), "rejected")
+
+	resp, page := b.Get("/staff/requests/" + second)
+	if resp.StatusCode != http.StatusOK || strings.Contains(page, button) || !strings.Contains(page, ref1+" is closed") {
+		t.Fatalf("the file offers to close as a duplicate of a closed request: %d\n%s", resp.StatusCode, page)
+	}
+	before := trSnap(t, a, staff, second)
+	sv := version(trGet(t, a, staff, second))
+	resp, page = b.PostForm("/staff/requests/"+second+"/close-duplicate", url.Values{"version": {strconv.Itoa(sv)}}, nil)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "rejected, so nobody answers it") {
+		t.Fatalf("close as duplicate of a rejected request: %d, want 422 saying why\n%s", resp.StatusCode, page)
+	}
+	trUnchanged(t, a, staff, second, before, "the refused one-click close")
+
+	resp, m := a.PostJSON("/api/v1/requests/bulk", map[string]any{"action": "close_duplicate",
+		"requests": []map[string]any{bulkItem(second, sv)}}, bearer(staff))
+	if r := bulkResults(t, m)[second]; resp.StatusCode != http.StatusOK || r["outcome"] != "invalid" ||
+		!strings.Contains(r["message"].(string), ref1) {
+		t.Fatalf("bulk close of a duplicate of a rejected request: %d %v, want invalid naming %s", resp.StatusCode, r, ref1)
+	}
+	trUnchanged(t, a, staff, second, before, "the refused bulk close")
+}
