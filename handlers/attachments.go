@@ -156,7 +156,9 @@ func (h *Handler) readRequestForm(c *gin.Context) (requestForm, *service.Upload,
 		}
 		return f, nil, true
 	}
-	limitBody(c, h.cfg.Attachments.BodyLimit(h.cfg.HTTP.MaxBodyBytes))
+	limit := h.cfg.Attachments.BodyLimit(h.cfg.HTTP.MaxBodyBytes)
+	limitBody(c, limit)
+	h.allowUpload(c, limit)
 	up, err := h.svc.NewFormUpload()
 	if err != nil {
 		drainBody(c)
@@ -205,7 +207,9 @@ func reattach(errs map[string]string, up *service.Upload) map[string]string {
 // them kept).
 func (h *Handler) uploadFromStatus(c *gin.Context) {
 	token := c.Param("token")
-	limitBody(c, h.cfg.Attachments.BodyLimit(h.cfg.HTTP.MaxBodyBytes))
+	limit := h.cfg.Attachments.BodyLimit(h.cfg.HTTP.MaxBodyBytes)
+	limitBody(c, limit)
+	h.allowUpload(c, limit)
 	if c.ContentType() != binding.MIMEMultipartPOSTForm {
 		drainBody(c)
 		h.attachRefused(c, token, errBadMultipart)

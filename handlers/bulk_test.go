@@ -112,7 +112,6 @@ func TestBulkRefusedWhole(t *testing.T) {
 		{"reject without a reason code", map[string]any{"action": "reject", "message": "x", "requests": one}, "reason"},
 		{"reject with an unknown code", map[string]any{"action": "reject", "reason": "because", "message": "x", "requests": one}, "reason"},
 		{"reject without a message", map[string]any{"action": "reject", "reason": "excessive", "requests": one}, "message"},
-		{"assign to nobody", map[string]any{"action": "assign", "requests": one}, "assignee"},
 		{"no requests", map[string]any{"action": "start_review", "requests": []any{}}, "requests"},
 		{"too many requests", map[string]any{"action": "start_review", "requests": many}, "requests"},
 		{"a request twice", map[string]any{"action": "approve", "requests": []map[string]any{bulkItem(id, v), bulkItem(id, v)}}, "requests"},
@@ -225,5 +224,55 @@ func TestBulkFromQueuePage(t *testing.T) {
 	resp, page = b.PostForm(target, url.Values{"bulk_action": {"start_review"}}, nil)
 	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, `id="bulk_requests"`) {
 		t.Fatalf("empty selection: %d\n%s", resp.StatusCode, page)
+	}
+}
+
+// TestBulkAssignToMe: the queue page's "Assign to" starts at "Me", sent
+// as an empty value; bulk assign with it gives the requests to the one
+// who sends the form (as start_review does), and so does the API with no
+// assignee.
+func TestBulkAssignToMe(t *testing.T) {
+	a := apptest.New(t, apptest.Options{})
+	ada := a.StaffToken("ada@example.org", "admin")
+	bo := wsStaff(t, a, "bo@example.org", "reviewer")
+	form := url.Values{"bulk_action": {"assign"}, "bulk_assignee": {""}}
+	var ids []string
+	for range 3 {
+		id, v, _ := trInState(t, a, ada, "in_review", "access", "gdpr")
+		ids = append(ids, id)
+		form.Add("selected", id+":"+strconv.Itoa(v))
+	}
+	b := wsSignedIn(a, "bo@example.org")
+	_, page := b.Get("/staff?status=open")
+	if !strings.Contains(page, `<option value="">Me</option>`) {
+		t.Fatalf("the queue's assignee choice does not start at Me:\n%s", page)
+	}
+	action := regexp.MustCompile(`<form method="post" action="([^"]+)" class="bulk"`).FindStringSubmatch(page)
+	if action == nil {
+		t.Fatalf("no bulk form on the queue")
+	}
+	resp, page := b.PostForm(strings.ReplaceAll(action[1], "&amp;", "&"), form, nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "3 done") {
+		t.Fatalf("bulk assign to Me: %d, want 200 and 3 done\n%s", resp.StatusCode, page)
+	}
+	for _, id := range ids {
+		if r := wsRequest(a, id); r.AssigneeID == nil || *r.AssigneeID != bo.ID {
+			t.Errorf("request %s assignee %v, want bo (%s)", id, r.AssigneeID, bo.ID)
+		}
+	}
+
+	// The API without an assignee: the token's owner takes them back.
+	var items []map[string]any
+	for _, id := range ids {
+		items = append(items, bulkItem(id, version(trGet(t, a, ada, id))))
+	}
+	resp, m := a.PostJSON("/api/v1/requests/bulk", map[string]any{"action": "assign", "requests": items}, bearer(ada))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("API bulk assign without an assignee: %d %v", resp.StatusCode, m)
+	}
+	for id, r := range bulkResults(t, m) {
+		if got := trGet(t, a, ada, id)["assignee"]; r["outcome"] != "done" || got == nil || !strings.Contains(got.(string), "ada") {
+			t.Errorf("request %s: %v, assignee %v, want done and ada", id, r, got)
+		}
 	}
 }

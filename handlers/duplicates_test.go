@@ -233,3 +233,100 @@ func TestDuplicateClosedInOneClick(t *testing.T) {
 		t.Fatalf("closing a closed duplicate again: %d, want 409", resp.StatusCode)
 	}
 }
+
+// TestDuplicateCloseRefusedWhenOtherClosed: once the request a duplicate
+// repeats is closed, nobody answers it any more, so closing this one "as
+// a duplicate" would leave the subject with no answer: the file shows no
+// button and says why, and the one-click close, bulk close and a reject
+// with the reason "duplicate" are refused (422) with nothing changed.
+func TestDuplicateCloseRefusedWhenOtherClosed(t *testing.T) {
+	a := apptest.New(t, apptest.Options{})
+	staff := a.StaffToken("ada@example.org", "admin")
+	first := dupFile(t, a, "kim@example.com", "access", true)
+	ref1, _ := trGet(t, a, staff, first)["reference"].(string)
+	second := dupFile(t, a, "kim@example.com", "access", true)
+	if dupOf(t, a, staff, second) != first {
+		t.Fatalf("second request not flagged")
+	}
+	wsStaff(t, a, "bo@example.org", "reviewer")
+	b := wsSignedIn(a, "bo@example.org")
+	const button = "Close this one as a duplicate"
+	if _, page := b.Get("/staff/requests/" + second); !strings.Contains(page, button) {
+		t.Fatalf("the file has no close button while %s is open:\n%s", ref1, page)
+	}
+
+	v := version(trGet(t, a, staff, first))
+	v = version(trMust(t, a, staff, first, trBody("start_review", v), "in_review"))
+	trMust(t, a, staff, first, trBody("reject", v), "rejected")
+
+	resp, page := b.Get("/staff/requests/" + second)
+	if resp.StatusCode != http.StatusOK || strings.Contains(page, button) || !strings.Contains(page, ref1+" is closed") {
+		t.Fatalf("the file offers to close as a duplicate of a closed request: %d\n%s", resp.StatusCode, page)
+	}
+	before := trSnap(t, a, staff, second)
+	sv := version(trGet(t, a, staff, second))
+	resp, page = b.PostForm("/staff/requests/"+second+"/close-duplicate", url.Values{"version": {strconv.Itoa(sv)}}, nil)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "rejected, so nobody answers it") {
+		t.Fatalf("close as duplicate of a rejected request: %d, want 422 saying why\n%s", resp.StatusCode, page)
+	}
+	trUnchanged(t, a, staff, second, before, "the refused one-click close")
+
+	resp, m := a.PostJSON("/api/v1/requests/bulk", map[string]any{"action": "close_duplicate",
+		"requests": []map[string]any{bulkItem(second, sv)}}, bearer(staff))
+	if r := bulkResults(t, m)[second]; resp.StatusCode != http.StatusOK || r["outcome"] != "invalid" ||
+		!strings.Contains(r["message"].(string), ref1) {
+		t.Fatalf("bulk close of a duplicate of a rejected request: %d %v, want invalid naming %s", resp.StatusCode, r, ref1)
+	}
+	trUnchanged(t, a, staff, second, before, "the refused bulk close")
+
+	// Nor by hand, with the reason code that tells the subject the other
+	// request is being answered.
+	sv = version(trMust(t, a, staff, second, trBody("start_review", sv), "in_review"))
+	body := trBody("reject", sv)
+	body["reason"] = "duplicate"
+	code, m := act(a, staff, second, body)
+	trRefused(t, "reject as duplicate of a rejected request", code, m, http.StatusUnprocessableEntity, "invalid", "reason")
+	if st := trGet(t, a, staff, second)["status"]; st != "in_review" {
+		t.Fatalf("after the refused reject: %v, want in_review", st)
+	}
+}
+
+// TestRejectDuplicateNeedsFlag: the reason "duplicate" tells the subject
+// another open request of theirs is answered instead, so a request never
+// flagged at verification cannot be rejected with it, one at a time or
+// in bulk; a flagged one still can, and other reasons are untouched.
+func TestRejectDuplicateNeedsFlag(t *testing.T) {
+	a := apptest.New(t, apptest.Options{})
+	staff := a.StaffToken("ada@example.org", "admin")
+	plain, v, _ := trInState(t, a, staff, "in_review", "access", "gdpr")
+	before := trSnap(t, a, staff, plain)
+	body := trBody("reject", v)
+	body["reason"] = "duplicate"
+	code, m := act(a, staff, plain, body)
+	trRefused(t, "reject an unflagged request as duplicate", code, m, http.StatusUnprocessableEntity, "invalid", "reason")
+	if msg, _ := m["error"].(map[string]any)["fields"].(map[string]any)["reason"].(string); !strings.Contains(msg, "not flagged as a duplicate") {
+		t.Errorf("the refusal says %q", msg)
+	}
+	trUnchanged(t, a, staff, plain, before, "the refused reject")
+
+	dupFile(t, a, "lou@example.com", "erasure", true)
+	flagged := dupFile(t, a, "lou@example.com", "erasure", true)
+	if dupOf(t, a, staff, flagged) == "" {
+		t.Fatalf("second erasure not flagged")
+	}
+	fv := version(trMust(t, a, staff, flagged, trBody("start_review", version(trGet(t, a, staff, flagged))), "in_review"))
+	resp, m := a.PostJSON("/api/v1/requests/bulk", map[string]any{"action": "reject", "reason": "duplicate",
+		"message": "You sent this twice.", "requests": []map[string]any{bulkItem(plain, v), bulkItem(flagged, fv)}}, bearer(staff))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("bulk reject: %d %v", resp.StatusCode, m)
+	}
+	res := bulkResults(t, m)
+	if r := res[plain]; r["outcome"] != "invalid" || !strings.Contains(r["message"].(string), "not flagged as a duplicate") {
+		t.Errorf("bulk reject of an unflagged request as duplicate: %v, want invalid", r)
+	}
+	if r := res[flagged]; r["outcome"] != "done" || r["status"] != "rejected" {
+		t.Errorf("bulk reject of a flagged duplicate: %v, want done", r)
+	}
+	trUnchanged(t, a, staff, plain, before, "the refused bulk reject")
+	trMust(t, a, staff, plain, trBody("reject", v), "rejected")
+}

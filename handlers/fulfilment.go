@@ -91,6 +91,7 @@ func (h *Handler) addFile(c *gin.Context) {
 	reqID := c.Param("id")
 	limit := h.cfg.Fulfilment.MaxUploadBytes
 	limitBody(c, limit+64<<10)
+	h.allowUpload(c, limit+64<<10)
 	tooLarge := &httpError{http.StatusRequestEntityTooLarge, "too_large",
 		fmt.Sprintf("The file is larger than %d bytes.", limit), map[string]string{"file": "too large"}}
 	fh, err := c.FormFile("file")

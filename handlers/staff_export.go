@@ -37,7 +37,8 @@ func (h *Handler) apiExportRequests(c *gin.Context) {
 // writeQueueCSV streams every request the query's filters select, in
 // the queue's order, as CSV (RFC 4180, UTF-8). It reads one keyset page
 // at a time and flushes it, so an export of a million rows holds one
-// page in memory and the download starts at once. cursor and limit are
+// page in memory and the download starts at once; the connection's
+// write deadline moves on with every page (keepStreaming). cursor and limit are
 // dropped: an export is the whole list, not the page it was asked from.
 func (h *Handler) writeQueueCSV(c *gin.Context, name string) {
 	q := c.Request.URL.Query()
@@ -50,6 +51,9 @@ func (h *Handler) writeQueueCSV(c *gin.Context, name string) {
 		return
 	}
 	f.Limit = 200
+	// A big export outlasts the server's write timeout: each page moves
+	// the deadline on, so only a client that stops reading is cut off.
+	h.keepStreaming(c)
 	ctx := c.Request.Context()
 	// The first page is read before anything is sent, so that a failure
 	// there is still an error status and not an empty file.
@@ -82,6 +86,7 @@ func (h *Handler) writeQueueCSV(c *gin.Context, name string) {
 		if next == "" {
 			return
 		}
+		h.keepStreaming(c)
 		f.Cursor = next
 		if list, next, err = h.store.ListRequests(ctx, f); err != nil {
 			// The status is sent already, and the file would look whole

@@ -97,6 +97,11 @@ func (h *Handler) renderFile(c *gin.Context, status int, id string, errs map[str
 			return
 		}
 	}
+	// Closing as a duplicate promises the subject that the other request
+	// is answered: no button once it is closed (the service refuses too).
+	dupOpen := dup != nil && !workflow.State(dup.Status).Closed()
+	closable := r.Status == string(workflow.StateVerified) || r.Status == string(workflow.StateInReview) ||
+		r.Status == string(workflow.StateAwaitingSubject)
 	files, _ := h.store.PackageFiles(ctx, r.ID)
 	pkg, _ := h.store.PackageOf(ctx, r.ID)
 	rt := workflow.RequestType(r.Type)
@@ -109,8 +114,7 @@ func (h *Handler) renderFile(c *gin.Context, status int, id string, errs map[str
 		"Events": events, "Notes": notes, "Mails": mails, "Names": names, "StaffList": staff,
 		"Actions": h.actionButtons(r, staffOf(c)), "Codes": workflow.RejectionCodes(),
 		"Errors": errs, "Problem": problem, "Done": c.Query("done"), "Attachments": h.staffAttachments(c, r.ID),
-		"Dup": dup, "CanCloseDup": dup != nil && (r.Status == string(workflow.StateVerified) ||
-			r.Status == string(workflow.StateInReview) || r.Status == string(workflow.StateAwaitingSubject)),
+		"Dup": dup, "CanCloseDup": dupOpen && closable, "DupClosed": dup != nil && !dupOpen && closable,
 	}))
 }
 

@@ -202,6 +202,12 @@ func (s *Store) InsertRequests(ctx context.Context, rs []Request) error {
 			v := Now(*r.VerifiedAt)
 			r.VerifiedAt = &v
 		}
+		if r.ClosedAt != nil {
+			// Stored as UTC like the other times, or SQLite compares
+			// closed_at as text in the seeder's zone.
+			c := Now(*r.ClosedAt)
+			r.ClosedAt = &c
+		}
 		if r.Version == 0 {
 			r.Version = 1
 		}

@@ -146,6 +146,15 @@ func (s *Service) staffChange(ctx context.Context, staff *models.Staff, req *mod
 	case workflow.ActionRequestInfo:
 		err = s.addSubjectMail(&ch, req, "request_info", map[string]any{"Question": message}, true)
 	case workflow.ActionReject:
+		if workflow.RejectionCode(reason) == workflow.RejectDuplicate {
+			// The subject is told another open request of theirs is
+			// answered instead: only true of a flagged duplicate whose
+			// other request is still open. CloseDuplicate comes this way
+			// too, as do the file's reject form and bulk reject.
+			if _, err := s.openOriginal(ctx, req, "reason"); err != nil {
+				return ch, err
+			}
+		}
 		ch.Set["rejected_by"] = staff.ID
 		ch.Set["refusal_reason"] = reason
 		err = s.addSubjectMail(&ch, req, "rejection", s.rejectionData(req, reason, message, ch.Set["appeal_by"]), false)

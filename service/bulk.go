@@ -37,9 +37,11 @@ type BulkItem struct {
 
 // BulkInput is one bulk decision over many requests.
 type BulkInput struct {
-	Action   string
-	Reason   string
-	Message  string
+	Action  string
+	Reason  string
+	Message string
+	// Assignee names who takes the requests on assign and start_review
+	// (an id or an e-mail address); empty means the acting staff member.
 	Assignee string
 	Items    []BulkItem
 }
@@ -97,7 +99,13 @@ func (s *Service) Bulk(ctx context.Context, staff *models.Staff, in BulkInput) (
 func (s *Service) bulkOne(ctx context.Context, staff *models.Staff, in BulkInput, it BulkItem) (*models.Request, error) {
 	switch in.Action {
 	case BulkAssign:
-		return s.Assign(ctx, staff, it.ID, in.Assignee, it.Version)
+		// No one named means the sender, as for start_review: the queue
+		// page's default choice is "Me", sent as an empty value.
+		to := in.Assignee
+		if to == "" {
+			to = staff.ID
+		}
+		return s.Assign(ctx, staff, it.ID, to, it.Version)
 	case BulkDuplicate:
 		return s.CloseDuplicate(ctx, staff, it.ID, it.Version)
 	}
@@ -118,8 +126,6 @@ func checkBulk(in *BulkInput) error {
 		errs["action"] = "is required: one of " + strings.Join(BulkActions(), ", ")
 	case !known:
 		errs["action"] = fmt.Sprintf("%q cannot be done in bulk: use one of %s", in.Action, strings.Join(BulkActions(), ", "))
-	case in.Action == BulkAssign && in.Assignee == "":
-		errs["assignee"] = "is required: who takes the requests (an e-mail address or an id)"
 	case in.Action == BulkReject:
 		if !workflow.RejectionCode(in.Reason).Valid() {
 			errs["reason"] = "must be a reason code: " + codeList()

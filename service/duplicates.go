@@ -33,6 +33,29 @@ func (s *Service) findDuplicate(ctx context.Context, req *models.Request, now ti
 	return other, err
 }
 
+// openOriginal is the request req was flagged as repeating, while that
+// one is still being answered. A duplicate is closed on the promise that
+// the other request is answered instead (the rejection mail says so), so
+// once the other is completed, rejected, withdrawn or expired the promise
+// would be false and the subject would be left with no answer at all:
+// then it refuses, naming field as the one at fault.
+func (s *Service) openOriginal(ctx context.Context, req *models.Request, field string) (*models.Request, error) {
+	if req.DuplicateOf == nil {
+		return nil, &workflow.Error{Kind: workflow.ErrInvalid, Action: workflow.ActionReject, State: workflow.State(req.Status),
+			Field: field, Msg: "this request is not flagged as a duplicate of another: choose the reason that fits"}
+	}
+	other, err := s.store.Request(ctx, *req.DuplicateOf)
+	if err != nil {
+		return nil, err
+	}
+	if st := workflow.State(other.Status); st.Closed() {
+		return nil, &workflow.Error{Kind: workflow.ErrInvalid, Action: workflow.ActionReject, State: workflow.State(req.Status),
+			Field: field, Msg: fmt.Sprintf("the request this one repeats (%s) is %s, so nobody answers it any more: "+
+				"decide this one on its own", other.Reference, st.Label())}
+	}
+	return other, nil
+}
+
 // CloseDuplicate closes a request flagged as a duplicate with the reason
 // code "duplicate", telling the subject which request is being answered.
 // A request still at verified is first taken into review by the acting
@@ -54,7 +77,7 @@ func (s *Service) CloseDuplicate(ctx context.Context, staff *models.Staff, id st
 		return nil, &workflow.Error{Kind: workflow.ErrNotAllowed, Action: workflow.ActionReject, State: workflow.State(req.Status),
 			Msg: "this request is not flagged as a duplicate; reject it with a reason instead"}
 	}
-	other, err := s.store.Request(ctx, *req.DuplicateOf)
+	other, err := s.openOriginal(ctx, req, "duplicate_of")
 	if err != nil {
 		return nil, err
 	}

@@ -103,7 +103,9 @@ func (g *seeder) request(i int) models.Request {
 		Details: "{}", Approvals: "[]", CreatedAt: created, UpdatedAt: created,
 		VerifyBy: created.Add(72 * time.Hour), DueAt: created.Add(time.Duration(15+g.rng.IntN(60)) * 24 * time.Hour)}
 	if st != workflow.StateUnverified && st != workflow.StateExpired {
-		v := created.Add(time.Duration(g.rng.IntN(48)) * time.Hour)
+		// Not after now: a request filed an hour ago was not confirmed
+		// tomorrow.
+		v := clampTime(created.Add(time.Duration(g.rng.IntN(48))*time.Hour), created, g.now)
 		r.VerifiedAt = &v
 	}
 	if st.Closed() {
@@ -111,6 +113,14 @@ func (g *seeder) request(i int) models.Request {
 		if g.rng.IntN(100) < 6 { // some answers are late
 			c = r.DueAt.Add(time.Duration(1+g.rng.IntN(20)) * 24 * time.Hour)
 		}
+		// Due dates of recent requests lie ahead, but a closed request
+		// closed in the past, after it was filed (and confirmed):
+		// reports and retention count from closed_at.
+		lo := created
+		if r.VerifiedAt != nil {
+			lo = *r.VerifiedAt
+		}
+		c = clampTime(c, lo, g.now)
 		r.ClosedAt = &c
 	}
 	g.outcome(&r, st)
@@ -119,6 +129,17 @@ func (g *seeder) request(i int) models.Request {
 		r.AssigneeID = &id
 	}
 	return r
+}
+
+// clampTime is t, moved into [lo, hi].
+func clampTime(t, lo, hi time.Time) time.Time {
+	if t.After(hi) {
+		t = hi
+	}
+	if t.Before(lo) {
+		t = lo
+	}
+	return t
 }
 
 // outcome adds what a request's history leaves on its row: refusal

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"strings"
 	"testing"
 	"time"
@@ -62,5 +63,46 @@ func TestSeedCommand(t *testing.T) {
 	}
 	if out, _, err := e.run(t, "", "audit", "verify"); err != nil {
 		t.Fatalf("audit verify after seeding: %v\n%s", err, out)
+	}
+}
+
+// TestSeedClosedDatesInThePast: a seeded request that is closed closed
+// after it was filed (and confirmed) and not after the seed ran, however
+// recent it is and however far ahead its due date lies; nor was any
+// confirmed in the future.
+func TestSeedClosedDatesInThePast(t *testing.T) {
+	e := newTestEnv(t)
+	if _, stderr, err := e.run(t, "", "seed", "--requests", "1500"); err != nil {
+		t.Fatalf("seed: %v\n%s", err, stderr)
+	}
+	now := time.Now()
+	rows, err := e.db(t).Query("SELECT reference, created_at, verified_at, closed_at FROM requests WHERE closed_at IS NOT NULL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var ref string
+		var created, closed time.Time
+		var verified sql.NullTime
+		if err := rows.Scan(&ref, &created, &verified, &closed); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		switch {
+		case closed.After(now):
+			t.Errorf("%s closed in the future: %v (now %v)", ref, closed, now)
+		case closed.Before(created):
+			t.Errorf("%s closed %v, before it was filed %v", ref, closed, created)
+		case verified.Valid && (verified.Time.After(now) || closed.Before(verified.Time)):
+			t.Errorf("%s confirmed %v, closed %v (now %v)", ref, verified.Time, closed, now)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n < 500 {
+		t.Fatalf("%d closed requests seeded, want most of 1500", n)
 	}
 }

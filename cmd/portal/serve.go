@@ -69,9 +69,8 @@ func serve(ctx context.Context, path string, args []string, getenv env, stderr i
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.cfg.HTTP.Addr, err)
 	}
-	srv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
-		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	// Uploads and CSV exports extend their own deadlines past these.
+	srv := handlers.NewServer(router, handlers.DefaultTimeouts(), slog.NewLogLogger(a.log.Handler(), slog.LevelWarn))
 	if *workers {
 		if err := jobs.Start(ctx); err != nil {
 			ln.Close()
