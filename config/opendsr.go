@@ -115,12 +115,20 @@ func (c *Config) checkOpenDSR(v *checker, key string, conn *Connector) {
 		v.bad(key+".certificate_file", "is required: callbacks are verified with the processor's certificate")
 		return
 	}
+	if err := o.LoadCertificate(); err != nil {
+		v.bad(key+".certificate_file", "%s", err)
+	}
+}
+
+// LoadCertificate reads CertificateFile; Validate calls it for every
+// opendsr system.
+func (o *OpenDSR) LoadCertificate() error {
 	cert, err := loadSigningCert(o.CertificateFile)
 	if err != nil {
-		v.bad(key+".certificate_file", "%s", err)
-		return
+		return err
 	}
 	o.cert = cert
+	return nil
 }
 
 // loadSigningCert reads the first certificate of a PEM file and checks
