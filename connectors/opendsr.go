@@ -31,17 +31,9 @@ const (
 	OpenDSRCancelled  = "cancelled"
 )
 
-// OpenDSRSignatureHeader carries a callback's signature: the base64
-// signature of the raw body by the processor's private key. OpenDSR
-// asks parties to honour OpenGDPR's older name too.
-const (
-	OpenDSRSignatureHeader  = "X-OpenDSR-Signature"
-	openGDPRSignatureHeader = "X-OpenGDPR-Signature"
-)
-
 // Why a callback is refused; the handler turns each into its answer.
 var (
-	ErrNoSignature     = errors.New("connectors: the callback has no " + OpenDSRSignatureHeader + " header")
+	ErrNoSignature     = errors.New("connectors: the callback carries no signature")
 	ErrBadSignature    = errors.New("connectors: the callback's signature does not verify with the processor's certificate")
 	ErrNotOpenDSR      = errors.New("connectors: no opendsr system of that code in the inventory")
 	ErrBadCallback     = errors.New("connectors: the callback is not an OpenDSR status")
@@ -265,10 +257,11 @@ func knownStatus(s string) bool {
 	return s == OpenDSRPending || s == OpenDSRInProgress || s == OpenDSRCompleted || s == OpenDSRCancelled
 }
 
-// VerifyOpenDSRCallback checks a callback's signature over the raw body
-// with the key of the certificate pinned for the system, before anything
-// reads the body. The certificate must be within its validity period.
-func (r *Registry) VerifyOpenDSRCallback(system string, header http.Header, body []byte) error {
+// VerifyOpenDSRCallback checks a callback's signature (the base64
+// X-OpenDSR-Signature header) over the raw body with the key of the
+// certificate pinned for the system, before anything reads the body. The
+// certificate must be within its validity period.
+func (r *Registry) VerifyOpenDSRCallback(system, sig string, body []byte) error {
 	o, err := r.openDSR(system)
 	if err != nil {
 		return err
@@ -277,11 +270,7 @@ func (r *Registry) VerifyOpenDSRCallback(system string, header http.Header, body
 	if cert == nil {
 		return fmt.Errorf("%w: system %q has no certificate loaded", ErrBadSignature, system)
 	}
-	sig := header.Get(OpenDSRSignatureHeader)
-	if sig == "" {
-		sig = header.Get(openGDPRSignatureHeader)
-	}
-	if sig == "" {
+	if strings.TrimSpace(sig) == "" {
 		return ErrNoSignature
 	}
 	if now := r.now(); now.Before(cert.NotBefore) || now.After(cert.NotAfter) {

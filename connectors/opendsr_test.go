@@ -6,7 +6,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -95,40 +94,34 @@ func TestOpenDSRErrorClassification(t *testing.T) {
 }
 
 // TestOpenDSRCallbackSignature: a callback counts only when its signature
-// over the raw body verifies with the pinned certificate (RSA and ECDSA,
-// under OpenDSR's header or OpenGDPR's), while that certificate is valid.
+// over the raw body verifies with the pinned certificate (RSA and ECDSA),
+// while that certificate is valid.
 func TestOpenDSRCallbackSignature(t *testing.T) {
 	for _, rsaKey := range []bool{true, false} {
 		reg, p := newProcessor(t, rsaKey)
 		body := []byte(`{"subject_request_id":"x","request_status":"completed"}`)
-		h := func(name, sig string) http.Header {
-			hd := http.Header{}
-			hd.Set(name, sig)
-			return hd
-		}
 		sig := p.Sign(body) // ECDSA signs differently each time: sign once
 		other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		for name, c := range map[string]struct {
 			system string
-			h      http.Header
+			sig    string
 			body   []byte
 			want   error
 		}{
-			"good":           {"adtech", h(OpenDSRSignatureHeader, p.Sign(body)), body, nil},
-			"line-broken":    {"adtech", h(OpenDSRSignatureHeader, sig[:20]+"\n "+sig[20:]), body, nil},
-			"opengdpr":       {"adtech", h("X-OpenGDPR-Signature", p.Sign(body)), body, nil},
-			"tampered":       {"adtech", h(OpenDSRSignatureHeader, p.Sign(body)), []byte(strings.Replace(string(body), "x", "y", 1)), ErrBadSignature},
-			"other key":      {"adtech", h(OpenDSRSignatureHeader, opendsrtest.SignWith(other, body)), body, ErrBadSignature},
-			"not base64":     {"adtech", h(OpenDSRSignatureHeader, "%%%"), body, ErrBadSignature},
-			"none":           {"adtech", http.Header{}, body, ErrNoSignature},
-			"unknown system": {"crm", h(OpenDSRSignatureHeader, p.Sign(body)), body, ErrNotOpenDSR},
+			"good":           {"adtech", p.Sign(body), body, nil},
+			"line-broken":    {"adtech", sig[:20] + "\n " + sig[20:], body, nil},
+			"tampered":       {"adtech", p.Sign(body), []byte(strings.Replace(string(body), "x", "y", 1)), ErrBadSignature},
+			"other key":      {"adtech", opendsrtest.SignWith(other, body), body, ErrBadSignature},
+			"not base64":     {"adtech", "%%%", body, ErrBadSignature},
+			"none":           {"adtech", "", body, ErrNoSignature},
+			"unknown system": {"crm", p.Sign(body), body, ErrNotOpenDSR},
 		} {
-			if err := reg.VerifyOpenDSRCallback(c.system, c.h, c.body); !errors.Is(err, c.want) {
+			if err := reg.VerifyOpenDSRCallback(c.system, c.sig, c.body); !errors.Is(err, c.want) {
 				t.Errorf("rsa=%v %s: %v, want %v", rsaKey, name, err, c.want)
 			}
 		}
 		reg.now = func() time.Time { return time.Now().Add(2 * 365 * 24 * time.Hour) }
-		if err := reg.VerifyOpenDSRCallback("adtech", h(OpenDSRSignatureHeader, p.Sign(body)), body); !errors.Is(err, ErrBadSignature) ||
+		if err := reg.VerifyOpenDSRCallback("adtech", p.Sign(body), body); !errors.Is(err, ErrBadSignature) ||
 			!strings.Contains(err.Error(), "not valid now") {
 			t.Errorf("expired certificate: %v", err)
 		}
