@@ -104,6 +104,7 @@ func New(d Deps) (Client, error) {
 		river.AddWorker(workers, &SweepWorker{Service: d.Service, Log: d.Log})
 		river.AddWorker(workers, &RetentionWorker{Service: d.Service, Log: d.Log})
 		river.AddWorker(workers, &TaskWorker{Service: d.Service})
+		river.AddWorker(workers, &OpenDSRPollWorker{Service: d.Service, Log: d.Log})
 		queues[QueueMaintenance] = river.QueueConfig{MaxWorkers: 1}
 		queues[models.QueueTasks] = river.QueueConfig{MaxWorkers: 2}
 		periodic = periodicJobs()
