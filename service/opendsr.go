@@ -34,6 +34,13 @@ var (
 	ErrCallbackBody      = errors.New("service: the callback's body is not an OpenDSR status")
 )
 
+// CallbackMismatch is a callback that is signed but does not belong at
+// its address; Why is safe to tell the processor.
+type CallbackMismatch struct{ Why string }
+
+func (e *CallbackMismatch) Error() string        { return "service: callback mismatch: " + e.Why }
+func (e *CallbackMismatch) Is(target error) bool { return target == ErrCallbackMismatch }
+
 // openDSRRank orders the processor's statuses: a status read or a
 // callback that would go back (a late or replayed "pending" after
 // "in_progress") changes nothing.
@@ -247,7 +254,7 @@ func (s *Service) OpenDSRCallback(ctx context.Context, in OpenDSRCallbackInput) 
 		return OpenDSRCallbackResult{}, ErrCallbackUnknown
 	}
 	if st.SubjectRequestID != in.ID {
-		return OpenDSRCallbackResult{}, fmt.Errorf("%w: the body names another subject_request_id", ErrCallbackMismatch)
+		return OpenDSRCallbackResult{}, &CallbackMismatch{"the body names another subject_request_id than the address"}
 	}
 	row, err := s.store.OpenDSR(ctx, in.ID)
 	if errors.Is(err, models.ErrNotFound) || err == nil && row.System != in.System {
@@ -257,10 +264,10 @@ func (s *Service) OpenDSRCallback(ctx context.Context, in OpenDSRCallbackInput) 
 		return OpenDSRCallbackResult{}, err
 	}
 	if st.StatusCallbackURL != "" && st.StatusCallbackURL != row.CallbackURL {
-		return OpenDSRCallbackResult{}, fmt.Errorf("%w: status_callback_url is not this address", ErrCallbackMismatch)
+		return OpenDSRCallbackResult{}, &CallbackMismatch{"status_callback_url is not this address"}
 	}
 	if row.SupersededAt != nil {
-		return OpenDSRCallbackResult{}, fmt.Errorf("%w: this request was replaced by a newer one for the same task", ErrCallbackMismatch)
+		return OpenDSRCallbackResult{}, &CallbackMismatch{"this request was replaced by a newer one for the same work"}
 	}
 	return s.applyCallback(ctx, row, st)
 }
