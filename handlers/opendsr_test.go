@@ -189,6 +189,29 @@ func TestOpenDSRCallbackRefusals(t *testing.T) {
 	if code, m := fulTry(a, ann, idB, "complete", map[string]any{"message": "Erased."}); code != http.StatusConflict {
 		t.Fatalf("complete after the processor cancelled: %d %v", code, m)
 	}
+	// Staff retry: a new request under a new id; the cancelled one is
+	// superseded, so its callbacks change nothing any more.
+	if code, m := fulTaskAPI(a, ann, idB, dsrTask(a, ann, idB).ID, map[string]any{"action": "retry"}); code != http.StatusOK {
+		t.Fatalf("retry: %d %v", code, m)
+	}
+	fulWait(a, ann, idB, "B sent again", func(ts []fulTaskV) bool {
+		tk := fulTask(ts, "opendsr", "adtech")
+		return tk.State == models.TaskPending && strings.Contains(tk.Output, "reports pending")
+	})
+	all := p.Requests()
+	reqB2 := all[len(all)-1]
+	if len(all) != 3 || reqB2.ID == reqB.ID || reqB2.Email != "bert@example.com" {
+		t.Fatalf("after the retry the processor has %+v", all)
+	}
+	old := p.CallbackBody(reqB.ID, connectors.OpenDSRCompleted)
+	st, b = c.call("POST", pathB, "", string(old), map[string]string{"X-OpenDSR-Signature": p.Sign(old)})
+	c.want("superseded request", http.StatusConflict, st, b)
+	if code, out := p.Callback(reqB2.ID, connectors.OpenDSRCompleted); code != http.StatusAccepted {
+		t.Fatalf("B's new callback: %d %s", code, out)
+	}
+	if tk := dsrTask(a, ann, idB); tk.State != models.TaskDone {
+		t.Fatalf("B after its new request completed: %+v", tk)
+	}
 	// A's own callback still works at A's address.
 	if code, out := p.Callback(reqA.ID, connectors.OpenDSRCompleted); code != http.StatusAccepted {
 		t.Fatalf("A's callback: %d %s", code, out)

@@ -176,7 +176,7 @@ func (s *Service) applyOpenDSR(t *models.Task, req *models.Request, row *models.
 			"finished_at": models.Now(now)}
 		u.Processor.Set["next_poll_at"] = nil
 	case connectors.OpenDSRCancelled:
-		u.Set = map[string]any{"state": models.TaskFailed, "error": "the processor cancelled the OpenDSR request: ask it why, then retry (a new request) or waive"}
+		u.Set = map[string]any{"state": models.TaskFailed, "output": "the processor reports cancelled", "error": "the processor cancelled the OpenDSR request: ask it why, then retry (a new request) or waive"}
 		u.Processor.Set["next_poll_at"] = nil
 	default:
 		out := "the processor reports " + status
