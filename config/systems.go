@@ -56,6 +56,8 @@ type Connector struct {
 	Statements SQLStatements `yaml:"statements"`
 	// webhook: the organisation's own service.
 	Webhook *Webhook `yaml:"webhook"`
+	// opendsr: a processor that speaks OpenDSR (config/opendsr.go).
+	OpenDSR *OpenDSR `yaml:"opendsr"`
 	// manual: a team that does it by hand, following the instructions.
 	Team         string `yaml:"team"`
 	Instructions string `yaml:"instructions"`
@@ -145,8 +147,12 @@ func (s *System) Serves(t workflow.RequestType) bool {
 	if len(s.Connector.Rights) > 0 && !slices.Contains(s.Connector.Rights, string(t)) {
 		return false
 	}
-	if s.Connector.Kind == ConnectorSQL {
+	switch s.Connector.Kind {
+	case ConnectorSQL:
 		return len(s.Connector.Statements.For(t)) > 0
+	case ConnectorOpenDSR:
+		_, ok := OpenDSRType(t) // an empty rights list must not bring in the others
+		return ok
 	}
 	return true
 }
@@ -182,6 +188,9 @@ func (c *Config) checkSystems(v *checker) {
 			}
 		}
 		s.Connector.check(v, key+".connector")
+		if s.Connector.Kind == ConnectorOpenDSR {
+			c.checkOpenDSR(v, key+".connector", &s.Connector)
+		}
 		for j, r := range s.Recipients {
 			rk := fmt.Sprintf("%s.recipients[%d]", key, j)
 			if strings.TrimSpace(r.Name) == "" {
@@ -228,8 +237,10 @@ func (c *Connector) check(v *checker, key string) {
 		if strings.TrimSpace(c.Team) == "" || strings.TrimSpace(c.Instructions) == "" {
 			v.bad(key, "a manual connector needs a team and instructions")
 		}
+	case ConnectorOpenDSR:
+		// Config.checkOpenDSR: it needs the jurisdictions and base_url.
 	default:
-		v.bad(key+".kind", "must be sql, webhook or manual, not %q", c.Kind)
+		v.bad(key+".kind", "must be sql, webhook, manual or opendsr, not %q", c.Kind)
 	}
 }
 

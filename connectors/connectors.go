@@ -1,8 +1,9 @@
 // Package connectors carries out a rights request in the organisation's
 // own systems: a sql connector runs the operator's parameterised
 // statements against the system's database, a webhook connector makes a
-// signed call to the organisation's service. Manual systems are done by
-// people and never reach this package.
+// signed call to the organisation's service, an opendsr connector sends
+// a processor an OpenDSR request and reads its status. Manual systems
+// are done by people and never reach this package.
 //
 // Every failure says whether a retry can help: errors wrapping
 // ErrPermanent cannot be fixed by trying again (a refused call, a bad
@@ -152,6 +153,9 @@ func (r *Registry) Run(ctx context.Context, system string, job Job) (Result, err
 		return r.runWebhook(ctx, sys, job)
 	case config.ConnectorManual:
 		return Result{}, permanentf("connectors: system %q is manual: team %q does it by hand", system, sys.Connector.Team)
+	case config.ConnectorOpenDSR:
+		// The processor works on its own time: SubmitOpenDSR, then its status.
+		return Result{}, permanentf("connectors: system %q speaks OpenDSR: submit the request and follow its status", system)
 	}
 	return Result{}, permanentf("connectors: system %q has connector kind %q", system, sys.Connector.Kind)
 }

@@ -76,9 +76,11 @@ func (h *Handler) Router() (http.Handler, error) {
 	// Browsers announce where a form post comes from (Sec-Fetch-Site,
 	// Origin): a post from another site is refused before it reaches gin.
 	// Non-browser clients send neither and pass; the inbound webhook is
-	// authenticated by its secret instead.
+	// authenticated by its secret instead, a processor's callback by its
+	// signature.
 	cop := http.NewCrossOriginProtection()
 	cop.AddInsecureBypassPattern("POST /api/v1/inbound/email")
+	cop.AddInsecureBypassPattern("POST /api/v1/opendsr/{system}/callbacks/{id}")
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		const msg = "This form was sent from another website, so it was refused. Nothing was changed."
 		// Written outside gin, so without its middleware: the refusal

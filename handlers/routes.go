@@ -39,6 +39,8 @@ func (h *Handler) routes(e *gin.Engine) {
 	api.POST("/requests", h.limitSubmit, h.apiSubmit)
 	api.POST("/verify", h.limitVerify, h.apiVerify)
 	api.POST("/inbound/email", h.limitInbound, h.apiInbound)
+	// A processor's OpenDSR status callback, authenticated by its signature.
+	api.POST("/opendsr/:system/callbacks/:id", h.limitInbound, h.openDSRCallback)
 	api.GET("/jurisdictions", h.apiJurisdictions)
 	api.GET("/jurisdictions/:code/due", h.apiDue)
 	api.GET("/openapi.json", h.serveOpenAPI)

@@ -106,6 +106,7 @@ func New(d Deps) (Client, error) {
 		river.AddWorker(workers, &TaskWorker{Service: d.Service})
 		river.AddWorker(workers, &WebhookWorker{Service: d.Service, MaxBackoff: d.Config.Webhooks.MaxBackoff.D(),
 			CallTimeout: d.Config.Webhooks.Timeout.D()})
+		river.AddWorker(workers, &OpenDSRPollWorker{Service: d.Service, Log: d.Log})
 		queues[QueueMaintenance] = river.QueueConfig{MaxWorkers: 1}
 		queues[models.QueueTasks] = river.QueueConfig{MaxWorkers: 2}
 		queues[models.QueueWebhooks] = river.QueueConfig{MaxWorkers: webhookWorkers}

@@ -216,7 +216,7 @@ func (Inbound) TableName() string { return "inbound_messages" }
 func (Staff) TableName() string { return "staff" }
 
 func allModels() []any {
-	return []any{&Request{}, &Token{}, &Event{}, &Mail{}, &Inbound{}, &Staff{}, &APIToken{}, &Session{}, &LoginThrottle{}, &Note{}, &AuditHead{}, &Task{}, &Package{}, &PackageFile{}, &DownloadCode{}, &StaffTOTP{}, &RecoveryCode{}, &PendingSignIn{}, &StatusCount{}, &Attachment{}, &WebhookEndpoint{}, &WebhookDelivery{}}
+	return []any{&Request{}, &Token{}, &Event{}, &Mail{}, &Inbound{}, &Staff{}, &APIToken{}, &Session{}, &LoginThrottle{}, &Note{}, &AuditHead{}, &Task{}, &Package{}, &PackageFile{}, &DownloadCode{}, &StaffTOTP{}, &RecoveryCode{}, &PendingSignIn{}, &StatusCount{}, &Attachment{}, &WebhookEndpoint{}, &WebhookDelivery{}, &OpenDSRRequest{}}
 }
 
 // Now is the store's notion of a timestamp: UTC, microseconds, so that a

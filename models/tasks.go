@@ -13,6 +13,7 @@ import (
 const (
 	TaskSQL     = "sql"     // statements run through a sql connector
 	TaskWebhook = "webhook" // a signed call to the organisation's service
+	TaskOpenDSR = "opendsr" // a processor's OpenDSR request, followed to its end
 	TaskManual  = "manual"  // a person does it and records evidence
 	TaskNotify  = "notify"  // tell a recipient (Art. 19)
 	TaskPackage = "package" // build the download package
@@ -135,6 +136,8 @@ type TaskUpdate struct {
 	// transaction (staff decisions on tasks are audited).
 	Event *Event
 	Mails []*Mail
+	// Processor, when set, changes the task's OpenDSR request too.
+	Processor *ProcessorUpdate
 }
 
 // UpdateTask applies u in one transaction; ErrConflict when the task is no
@@ -155,6 +158,11 @@ func (s *Store) UpdateTask(ctx context.Context, now time.Time, u TaskUpdate) err
 		}
 		if err := s.startTasks(ctx, tx, u.Start); err != nil {
 			return err
+		}
+		if u.Processor != nil {
+			if err := setOpenDSR(tx, now, *u.Processor); err != nil {
+				return err
+			}
 		}
 		var t Task
 		if err := tx.Where("id = ?", u.ID).Take(&t).Error; err != nil {
@@ -194,9 +202,11 @@ func (s *Store) startTasks(ctx context.Context, tx *gorm.DB, ids []int64) error 
 }
 
 // Automated reports whether the task runs as a job as soon as it is
-// created (sql and webhook); notify and package tasks are started when
-// the system tasks finish, manual ones are done by people.
-func (t *Task) Automated() bool { return t.Kind == TaskSQL || t.Kind == TaskWebhook }
+// created (sql, webhook and opendsr); notify and package tasks are
+// started when the system tasks finish, manual ones are done by people.
+func (t *Task) Automated() bool {
+	return t.Kind == TaskSQL || t.Kind == TaskWebhook || t.Kind == TaskOpenDSR
+}
 
 // Open reports whether the task still blocks completion.
 func (t *Task) Open() bool { return t.State != TaskDone && t.State != TaskWaived }

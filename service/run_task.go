@@ -38,6 +38,10 @@ func (s *Service) RunTask(ctx context.Context, taskID int64, lastAttempt bool) e
 	if err != nil {
 		return err
 	}
+	if t.Kind == models.TaskOpenDSR {
+		// The processor finishes on its own time: service/opendsr.go.
+		return s.runOpenDSR(ctx, t, req, lastAttempt)
+	}
 	output, runErr := s.runTask(ctx, t, req)
 	done := models.TaskUpdate{ID: t.ID, From: []string{models.TaskRunning}}
 	switch {

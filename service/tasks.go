@@ -47,6 +47,8 @@ func (s *Service) tasksFor(r *models.Request) []*models.Task {
 			task.NeedsValue = t == workflow.TypeRectification
 		case config.ConnectorWebhook:
 			task.Kind = models.TaskWebhook
+		case config.ConnectorOpenDSR:
+			task.Kind = models.TaskOpenDSR
 		default:
 			task.Kind = models.TaskManual
 		}
