@@ -336,6 +336,12 @@ func TestPprofOnlyWhenAsked(t *testing.T) {
 		!strings.Contains(err.Error(), "metrics") {
 		t.Fatalf("-pprof without a metrics listener: %v", err)
 	}
+	// The refusal must leave the main address free for the next start.
+	if ln, err := net.Listen("tcp", e["PORTAL_HTTP_ADDR"]); err != nil {
+		t.Fatalf("a refused start left its port bound: %v", err)
+	} else {
+		ln.Close()
+	}
 	if err := run(context.Background(), []string{"serve", "-profile-waits"}, e.lookup, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{}); err == nil ||
 		!strings.Contains(err.Error(), "-pprof") {
 		t.Fatalf("-profile-waits without -pprof: %v", err)

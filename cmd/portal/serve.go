@@ -52,6 +52,11 @@ func serve(ctx context.Context, path string, args []string, getenv env, stderr i
 		return err
 	}
 	defer a.close()
+	// Checked before anything listens, so that the refusal leaves no
+	// port bound behind it.
+	if *prof && a.cfg.HTTP.MetricsAddr == "" {
+		return errors.New("serve: -pprof needs a metrics listener (http.metrics_addr or PORTAL_METRICS_ADDR)")
+	}
 	metrics := observe.New(a.store, time.Now, a.log)
 	jobs, err := a.jobClient(metrics)
 	if err != nil {
@@ -79,9 +84,6 @@ func serve(ctx context.Context, path string, args []string, getenv env, stderr i
 	}
 	errc := make(chan error, 3)
 	// Metrics first: when /readyz answers, every listener is up.
-	if *prof && a.cfg.HTTP.MetricsAddr == "" {
-		return errors.New("serve: -pprof needs a metrics listener (http.metrics_addr or PORTAL_METRICS_ADDR)")
-	}
 	msrv, err := a.startMetrics(metrics, *prof, errc)
 	if err != nil {
 		ln.Close()
