@@ -27,21 +27,26 @@ type Config struct {
 	SecretKeyFile string `yaml:"secret_key_file"`
 	// LogLevel is debug, info, warn or error; debug adds a line per
 	// HTTP request.
-	LogLevel      string        `yaml:"log_level"`
-	Organisation  Organisation  `yaml:"organisation"`
-	HTTP          HTTP          `yaml:"http"`
-	Database      Database      `yaml:"database"`
-	Mail          Mail          `yaml:"mail"`
-	Verification  Verification  `yaml:"verification"`
-	RateLimit     RateLimit     `yaml:"ratelimit"`
-	Staff         Staff         `yaml:"staff"`
-	Requests      Requests      `yaml:"requests"`
-	Jurisdictions Jurisdictions `yaml:"jurisdictions"`
-	Retention     Retention     `yaml:"retention"`
-	Systems       []System      `yaml:"systems"`
-	Fulfilment    Fulfilment    `yaml:"fulfilment"`
-	Attachments   Attachments   `yaml:"attachments"`
-	Webhooks      Webhooks      `yaml:"webhooks"`
+	LogLevel string `yaml:"log_level"`
+	// DefaultLanguage is the public side's language when a visitor's
+	// browser asks for none of Languages; Languages are the ones offered
+	// (each needs a catalog in templates/i18n), in the switcher's order.
+	DefaultLanguage string        `yaml:"default_language"`
+	Languages       []string      `yaml:"languages"`
+	Organisation    Organisation  `yaml:"organisation"`
+	HTTP            HTTP          `yaml:"http"`
+	Database        Database      `yaml:"database"`
+	Mail            Mail          `yaml:"mail"`
+	Verification    Verification  `yaml:"verification"`
+	RateLimit       RateLimit     `yaml:"ratelimit"`
+	Staff           Staff         `yaml:"staff"`
+	Requests        Requests      `yaml:"requests"`
+	Jurisdictions   Jurisdictions `yaml:"jurisdictions"`
+	Retention       Retention     `yaml:"retention"`
+	Systems         []System      `yaml:"systems"`
+	Fulfilment      Fulfilment    `yaml:"fulfilment"`
+	Attachments     Attachments   `yaml:"attachments"`
+	Webhooks        Webhooks      `yaml:"webhooks"`
 
 	// calendar is the organisation's calendar, built once by Validate.
 	calendar *workflow.Calendar
@@ -319,11 +324,13 @@ func policyOrder(raw []byte) []string {
 // §5 gives as defaults.
 func Defaults() *Config {
 	return &Config{
-		SecretKeyFile: "data/secret.key",
-		LogLevel:      "info",
-		Organisation:  Organisation{Name: "Example Organisation", TimeZone: "UTC"},
-		HTTP:          HTTP{Addr: "127.0.0.1:8080", BaseURL: "http://127.0.0.1:8080", MaxBodyBytes: 64 << 10},
-		Database:      Database{Driver: "sqlite", DSN: "data/portal.db"},
+		SecretKeyFile:   "data/secret.key",
+		LogLevel:        "info",
+		DefaultLanguage: "en",
+		Languages:       defaultLanguages(),
+		Organisation:    Organisation{Name: "Example Organisation", TimeZone: "UTC"},
+		HTTP:            HTTP{Addr: "127.0.0.1:8080", BaseURL: "http://127.0.0.1:8080", MaxBodyBytes: 64 << 10},
+		Database:        Database{Driver: "sqlite", DSN: "data/portal.db"},
 		Mail: Mail{
 			ReplyLocal: "privacy", Dir: "data/mail",
 			SMTP:        SMTP{Port: 587, TLS: "starttls"},
@@ -375,6 +382,7 @@ func (c *Config) applyEnv(env func(string) (string, bool)) error {
 		"PORTAL_MAIL_SMTP_CA_FILE":     &c.Mail.SMTP.CAFile,
 		"PORTAL_SECRET_KEY_FILE":       &c.SecretKeyFile,
 		"PORTAL_LOG_LEVEL":             &c.LogLevel,
+		"PORTAL_DEFAULT_LANGUAGE":      &c.DefaultLanguage,
 	}
 	for name, p := range str {
 		if v, ok := lookup(env, name); ok {

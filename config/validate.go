@@ -88,6 +88,7 @@ func (c *Config) Validate() error {
 	c.checkSystems(v)
 	c.checkAttachments(v)
 	c.checkWebhooks(v)
+	c.checkLanguages(v)
 	cal := c.buildCalendar()
 	c.calendar = &cal
 	return errors.Join(v.errs...)

@@ -90,6 +90,9 @@ type submitBody struct {
 	FullName     string          `json:"full_name"`
 	Jurisdiction string          `json:"jurisdiction"`
 	Details      json.RawMessage `json:"details"`
+	// Language is the subject's language for the mail (optional: the
+	// Accept-Language header, else the default language, when absent).
+	Language string `json:"language"`
 }
 
 // details reads "details" as an object of workflow.Details or, for
@@ -139,8 +142,15 @@ func (h *Handler) apiSubmit(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	lang := h.language(c)
+	if b.Language != "" {
+		if lang = h.pages.cat.Canonical(b.Language); lang == "" {
+			h.fail(c, invalid(map[string]string{"language": "must be one of " + strings.Join(h.pages.cat.Languages(), ", ")}))
+			return
+		}
+	}
 	req, err := h.svc.Submit(c.Request.Context(), service.SubmitInput{Type: b.Type, Email: b.Email, FullName: b.FullName,
-		Jurisdiction: b.Jurisdiction, Details: d, Admit: h.admitEmail(c)})
+		Jurisdiction: b.Jurisdiction, Details: d, Language: lang, Admit: h.admitEmail(c)})
 	if err != nil {
 		h.fail(c, err)
 		return

@@ -123,7 +123,7 @@ func (h *Handler) fail(c *gin.Context, err error) {
 		c.Abort()
 		return
 	}
-	h.pages.renderError(c, he)
+	h.renderError(c, he)
 }
 
 func wantsJSON(c *gin.Context) bool {

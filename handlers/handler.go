@@ -68,7 +68,7 @@ func (h *Handler) Router() (http.Handler, error) {
 	if err := r.SetTrustedProxies(h.cfg.HTTP.TrustedProxies); err != nil {
 		return nil, err
 	}
-	r.Use(h.requestID, h.recoverPanics, h.logRequests, h.securityHeaders)
+	r.Use(h.requestID, h.recoverPanics, h.logRequests, h.securityHeaders, h.chooseLanguage)
 	r.NoRoute(func(c *gin.Context) { h.fail(c, errNotFound) })
 	r.NoMethod(func(c *gin.Context) { h.fail(c, errMethod) })
 	h.routes(r)

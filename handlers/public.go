@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/gin-gonic/gin/binding"
 
+	"rightsportal/i18n"
 	"rightsportal/models"
 	"rightsportal/service"
 	"rightsportal/workflow"
@@ -22,37 +23,18 @@ type typeInfo struct {
 	Explain string
 }
 
-// explain says what each right means, in plain words.
-func explain(t workflow.RequestType) string {
-	switch t {
-	case workflow.TypeAccess:
-		return "Find out whether we hold data about you, get a copy of it, and learn why we use it, where it came from, who we share it with and how long we keep it."
-	case workflow.TypeRectification:
-		return "If data we hold about you is wrong or incomplete, ask us to correct or complete it."
-	case workflow.TypeErasure:
-		return "Ask us to delete your data, for example when we no longer need it or you withdraw your consent. Some data we may have to keep by law; we will tell you which."
-	case workflow.TypeRestriction:
-		return "Ask us to keep your data but stop using it for a while, for example while we check whether it is correct."
-	case workflow.TypeObjection:
-		return "Object to how we use your data because of your situation. If you object to direct marketing, we must stop, no reason needed."
-	case workflow.TypePortability:
-		return "Get the data you gave us in a structured, machine-readable file, to keep or to take to another service."
-	case workflow.TypeConsentWithdrawal:
-		return "Take back a consent you gave us, for example for a newsletter or analytics. It is as easy as giving it was."
-	}
-	return ""
-}
-
-func typeInfos() []typeInfo {
+// typeInfos lists the rights in the visitor's language.
+func typeInfos(l *i18n.Localizer) []typeInfo {
 	var out []typeInfo
 	for _, t := range workflow.RequestTypes() {
-		out = append(out, typeInfo{t, t.Title(), explain(t)})
+		out = append(out, typeInfo{t, l.T("type." + string(t) + ".title"), l.T("type." + string(t) + ".explain")})
 	}
 	return out
 }
 
 func (h *Handler) showHome(c *gin.Context) {
-	h.pages.render(c, http.StatusOK, "home", "Your data protection rights", map[string]any{"Types": typeInfos()})
+	l := h.loc(c)
+	h.render(c, http.StatusOK, "home", l.T("home.title"), map[string]any{"Types": typeInfos(l)})
 }
 
 // requestForm is the public form, for every type; fields a type does not
@@ -84,7 +66,7 @@ type fieldError struct{ ID, Msg string }
 func (h *Handler) showRequestForm(c *gin.Context) {
 	t := workflow.RequestType(c.Query("type"))
 	if !t.Valid() {
-		h.pages.render(c, http.StatusOK, "choose", "Make a request", map[string]any{"Types": typeInfos()})
+		h.render(c, http.StatusOK, "choose", "Make a request", map[string]any{"Types": typeInfos(h.loc(c))})
 		return
 	}
 	h.renderForm(c, http.StatusOK, requestForm{Type: string(t), Jurisdiction: h.cfg.Jurisdictions.Default}, nil)
@@ -104,8 +86,9 @@ func (h *Handler) renderForm(c *gin.Context, status int, f requestForm, errs map
 		{"legal_claim", "You no longer need the data, but I need it kept for a legal claim."},
 		{"pending_objection", "I have objected to your use of my data, and you should stop while you decide."},
 	}
-	h.pages.render(c, status, "request_form", t.Title(), map[string]any{
-		"Type": t, "Explain": explain(t), "Form": f, "Errors": errs, "ErrorList": errorList(errs),
+	l := h.loc(c)
+	h.render(c, status, "request_form", l.T("type."+string(t)+".title"), map[string]any{
+		"Type": t, "Explain": l.T("type." + string(t) + ".explain"), "Form": f, "Errors": errs, "ErrorList": errorList(errs),
 		"Jurisdictions": opts, "Grounds": grounds, "AttachHint": h.svc.AttachmentLimits(),
 	})
 }
@@ -156,7 +139,7 @@ func (h *Handler) submitRequest(c *gin.Context) {
 		return
 	}
 	_, err := h.svc.Submit(c.Request.Context(), service.SubmitInput{Type: f.Type, Email: f.Email, FullName: f.FullName,
-		Jurisdiction: f.Jurisdiction, Details: f.details(), Admit: h.admitEmail(c), Attachments: up})
+		Jurisdiction: f.Jurisdiction, Details: f.details(), Language: h.language(c), Admit: h.admitEmail(c), Attachments: up})
 	var ve *service.ValidationError
 	if errors.As(err, &ve) {
 		h.renderForm(c, http.StatusUnprocessableEntity, f, reattach(ve.Fields, up))
@@ -182,7 +165,7 @@ func formError(err error) error {
 
 func (h *Handler) showSent(c *gin.Context) {
 	w := h.cfg.Verification.Window.D()
-	h.pages.render(c, http.StatusOK, "sent", "Check your mailbox", map[string]any{"Window": humanHours(w.Hours())})
+	h.render(c, http.StatusOK, "sent", "Check your mailbox", map[string]any{"Window": humanHours(w.Hours())})
 }
 
 // showVerify is the page behind the link in the verification mail. It
@@ -199,12 +182,12 @@ func (h *Handler) showVerify(c *gin.Context) {
 			return
 		}
 		data["Problem"], data["ProblemTitle"] = verifyProblem(err)
-		h.pages.render(c, he.Status, "verify", "Confirm your request", data)
+		h.render(c, he.Status, "verify", "Confirm your request", data)
 		return
 	}
 	data["Reference"] = req.Reference
 	data["TypeNoun"] = workflow.RequestType(req.Type).Noun()
-	h.pages.render(c, http.StatusOK, "verify", "Confirm your request", data)
+	h.render(c, http.StatusOK, "verify", "Confirm your request", data)
 }
 
 func verifyProblem(err error) (msg, title string) {
@@ -252,7 +235,7 @@ func (h *Handler) onVerifyLink(c *gin.Context, do func(token string) (*models.Re
 			return nil, false
 		}
 		msg, title := verifyProblem(err)
-		h.pages.render(c, he.Status, "verify", "Confirm your request", map[string]any{"Problem": msg, "ProblemTitle": title})
+		h.render(c, he.Status, "verify", "Confirm your request", map[string]any{"Problem": msg, "ProblemTitle": title})
 		return nil, false
 	}
 	return req, true
@@ -264,7 +247,7 @@ func (h *Handler) cancelVerify(c *gin.Context) {
 	if req, ok := h.onVerifyLink(c, func(token string) (*models.Request, error) {
 		return h.svc.CancelUnverified(c.Request.Context(), token)
 	}); ok {
-		h.pages.render(c, http.StatusOK, "verify", "Request withdrawn", map[string]any{"Cancelled": req.Reference})
+		h.render(c, http.StatusOK, "verify", "Request withdrawn", map[string]any{"Cancelled": req.Reference})
 	}
 }
 
@@ -277,7 +260,7 @@ func (h *Handler) showVerified(c *gin.Context) {
 		h.fail(c, errNotFound)
 		return
 	}
-	h.pages.render(c, http.StatusOK, "verified", "Request confirmed", map[string]any{
+	h.render(c, http.StatusOK, "verified", "Request confirmed", map[string]any{
 		"Reference": req.Reference, "TypeTitle": workflow.RequestType(req.Type).Title(),
 		"DueDate": req.DueAt.In(h.cfg.Calendar().Loc).Format("Monday, 2 January 2006"),
 	})

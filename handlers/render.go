@@ -11,13 +11,16 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"rightsportal/config"
+	"rightsportal/i18n"
 	"rightsportal/templates"
 )
 
-// Pages holds one parsed template set per page (the page plus the
-// layout), parsed once at start.
+// Pages holds the parsed page templates: each public page once per
+// configured language (the language's words bound as template
+// functions), each staff page once, in English.
 type Pages struct {
-	sets    map[string]*template.Template
+	sets    map[string]map[string]*template.Template
+	cat     *i18n.Catalog
 	org     string
 	contact string
 }
@@ -28,31 +31,42 @@ type page struct {
 	Org     string
 	Contact string
 	Title   string
+	Lang    string
+	Langs   []langLink
 	D       any
 }
 
-// NewPages parses every page in templates/pages.
+// NewPages loads the catalogs and parses every page in templates/pages.
 func NewPages(cfg *config.Config) (*Pages, error) {
+	cat, err := i18n.Load(templates.FS, cfg.Languages, cfg.DefaultLanguage)
+	if err != nil {
+		return nil, err
+	}
 	names, err := fs.Glob(templates.FS, "pages/*.html")
 	if err != nil {
 		return nil, err
 	}
-	p := &Pages{sets: map[string]*template.Template{}, org: cfg.Organisation.Name, contact: cfg.Organisation.PrivacyContact}
+	p := &Pages{sets: map[string]map[string]*template.Template{}, cat: cat,
+		org: cfg.Organisation.Name, contact: cfg.Organisation.PrivacyContact}
 	for _, n := range names {
 		name := strings.TrimSuffix(strings.TrimPrefix(n, "pages/"), ".html")
 		if name == "layout" || name == "staff_layout" {
 			continue
 		}
-		// The workspace has its own layout (navigation, sign-out).
-		layout := "pages/layout.html"
+		// The workspace has its own layout (navigation, sign-out) and
+		// speaks English only.
+		layout, langs := "pages/layout.html", cat.Languages()
 		if strings.HasPrefix(name, "staff_") {
-			layout = "pages/staff_layout.html"
+			layout, langs = "pages/staff_layout.html", []string{i18n.Source}
 		}
-		t, err := template.New(name).Funcs(funcs()).ParseFS(templates.FS, layout, n)
-		if err != nil {
-			return nil, fmt.Errorf("handlers: parse page %s: %w", name, err)
+		p.sets[name] = map[string]*template.Template{}
+		for _, l := range langs {
+			t, err := template.New(name).Funcs(funcs()).Funcs(cat.For(l).Funcs()).ParseFS(templates.FS, layout, n)
+			if err != nil {
+				return nil, fmt.Errorf("handlers: parse page %s: %w", name, err)
+			}
+			p.sets[name][l] = t
 		}
-		p.sets[name] = t
 	}
 	return p, nil
 }
@@ -70,13 +84,24 @@ func funcs() template.FuncMap {
 }
 
 // render executes a page into a buffer first, so that a template error
-// never sends half a page, then writes it with status.
-func (p *Pages) render(c *gin.Context, status int, name, title string, data any) {
-	t := p.sets[name]
+// never sends half a page, then writes it with status. A public page is
+// in the visitor's language (chooseLanguage), a staff page in English.
+func (h *Handler) render(c *gin.Context, status int, name, title string, data any) {
+	p := h.pages
+	lang := h.language(c)
+	t := p.sets[name][lang]
+	if t == nil {
+		lang = i18n.Source
+		t = p.sets[name][lang]
+	}
 	var buf bytes.Buffer
 	err := fmt.Errorf("handlers: no page %q", name)
 	if t != nil {
-		err = t.ExecuteTemplate(&buf, "layout", page{Org: p.org, Contact: p.contact, Title: title, D: data})
+		pg := page{Org: p.org, Contact: p.contact, Title: title, Lang: lang, D: data}
+		if !strings.HasPrefix(name, "staff_") {
+			pg.Langs = h.switcher(c)
+		}
+		err = t.ExecuteTemplate(&buf, "layout", pg)
 	}
 	if err != nil {
 		c.Error(err)
@@ -85,11 +110,12 @@ func (p *Pages) render(c *gin.Context, status int, name, title string, data any)
 		return
 	}
 	c.Header("Cache-Control", "no-store")
+	c.Header("Content-Language", lang)
 	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 }
 
 // renderError shows an error page with the safe message.
-func (p *Pages) renderError(c *gin.Context, he *httpError) {
+func (h *Handler) renderError(c *gin.Context, he *httpError) {
 	title := http.StatusText(he.Status)
 	switch he.Status {
 	case http.StatusNotFound:
@@ -105,6 +131,6 @@ func (p *Pages) renderError(c *gin.Context, he *httpError) {
 		}
 		msg += " " + strings.Join(parts, " ")
 	}
-	p.render(c, he.Status, "error", title, map[string]any{"Message": msg})
+	h.render(c, he.Status, "error", title, map[string]any{"Message": msg})
 	c.Abort()
 }

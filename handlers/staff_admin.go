@@ -32,7 +32,7 @@ func (h *Handler) renderAdmin(c *gin.Context, status int, errs map[string]string
 		h.fail(c, err)
 		return
 	}
-	h.pages.render(c, status, "staff_admin", "Staff and tokens", h.staffPage(c, map[string]any{
+	h.render(c, status, "staff_admin", "Staff and tokens", h.staffPage(c, map[string]any{
 		"Staff": staff, "Tokens": tokenRows(toks, h.staffNames(c), h.now()), "Errors": errs, "NewToken": newToken, "Notice": notice, "TwoFactor": h.twoFactorStates(c),
 		"Form":     map[string]string{"email": c.PostForm("email"), "name": c.PostForm("name"), "role": c.PostForm("role")},
 		"Webhooks": hooks, "HookEvents": models.HookEvents(), "HookForm": hookForm(c),

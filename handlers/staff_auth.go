@@ -68,7 +68,7 @@ type loginForm struct {
 }
 
 func (h *Handler) showLogin(c *gin.Context) {
-	h.pages.render(c, http.StatusOK, "staff_login", "Sign in", map[string]any{"Next": safeNext(c.Query("next"))})
+	h.render(c, http.StatusOK, "staff_login", "Sign in", map[string]any{"Next": safeNext(c.Query("next"))})
 }
 
 // signIn checks the password and opens a session. Wrong address and wrong
@@ -86,11 +86,11 @@ func (h *Handler) signIn(c *gin.Context) {
 	var locked *service.LockedError
 	switch {
 	case errors.As(err, &locked):
-		h.pages.render(c, http.StatusTooManyRequests, "staff_login", "Sign in", map[string]any{
+		h.render(c, http.StatusTooManyRequests, "staff_login", "Sign in", map[string]any{
 			"Next": safeNext(f.Next), "Email": f.Email, "Error": lockedMessage(c, locked)})
 		return
 	case errors.Is(err, service.ErrBadCredentials):
-		h.pages.render(c, http.StatusUnauthorized, "staff_login", "Sign in", map[string]any{
+		h.render(c, http.StatusUnauthorized, "staff_login", "Sign in", map[string]any{
 			"Next": safeNext(f.Next), "Email": f.Email, "Error": "The e-mail address or the password is wrong."})
 		return
 	case err != nil:

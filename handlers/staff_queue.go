@@ -126,7 +126,7 @@ func (h *Handler) renderQueue(c *gin.Context, status int, f models.Filter, list 
 	if bulk == nil {
 		bulk = &bulkForm{}
 	}
-	h.pages.render(c, status, "staff_queue", "Queue", h.staffPage(c, map[string]any{
+	h.render(c, status, "staff_queue", "Queue", h.staffPage(c, map[string]any{
 		"Rows": rows, "Counts": cs, "Next": nextURL, "Errors": errs, "Q": queryValues(c.Request.URL.Query()),
 		"Types": workflow.RequestTypes(), "States": workflow.States(), "Jurisdictions": h.cfg.Jurisdictions.Order,
 		"Staff": names, "First": c.Query("cursor") == "",

@@ -47,7 +47,7 @@ func (h *Handler) renderReports(c *gin.Context, status int, q map[string]string,
 		data["Tables"] = reportTables(rep)
 		data["CCPATypes"] = ccpaTypes(rep)
 	}
-	h.pages.render(c, status, "staff_reports", "Reports", h.staffPage(c, data))
+	h.render(c, status, "staff_reports", "Reports", h.staffPage(c, data))
 }
 
 // reportCharts are the page's charts, each drawn from figures that a

@@ -105,7 +105,7 @@ func (h *Handler) renderFile(c *gin.Context, status int, id string, errs map[str
 	files, _ := h.store.PackageFiles(ctx, r.ID)
 	pkg, _ := h.store.PackageOf(ctx, r.ID)
 	rt := workflow.RequestType(r.Type)
-	h.pages.render(c, status, "staff_request", r.Reference, h.staffPage(c, map[string]any{
+	h.render(c, status, "staff_request", r.Reference, h.staffPage(c, map[string]any{
 		"AckDue": ackDue, "Policy": h.cfg.Policy(r.Jurisdiction),
 		"Tasks": tasks, "OpenTasks": open, "Files": files, "Package": pkg,
 		"HasPackage": rt == workflow.TypeAccess || rt == workflow.TypePortability,

@@ -49,7 +49,7 @@ func (h *Handler) renderTokens(c *gin.Context, status int, newToken string, errs
 		h.fail(c, err)
 		return
 	}
-	h.pages.render(c, status, "staff_tokens", "Your API tokens", h.staffPage(c, map[string]any{
+	h.render(c, status, "staff_tokens", "Your API tokens", h.staffPage(c, map[string]any{
 		"Tokens": tokenRows(toks, h.staffNames(c), h.now()), "NewToken": newToken,
 		"Scopes": service.AllScopes(), "Errors": errs, "Picked": c.PostFormArray("scope"), "Expires": c.PostForm("expires"),
 	}))

@@ -65,7 +65,7 @@ func (h *Handler) showSecondFactor(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	h.pages.render(c, http.StatusOK, "staff_totp_login", "Sign in: code", map[string]any{"Next": safeNext(c.Query("next"))})
+	h.render(c, http.StatusOK, "staff_totp_login", "Sign in: code", map[string]any{"Next": safeNext(c.Query("next"))})
 }
 
 // checkSecondFactor completes a sign-in with a TOTP or recovery code.
@@ -83,16 +83,16 @@ func (h *Handler) checkSecondFactor(c *gin.Context) {
 	var locked *service.LockedError
 	switch {
 	case errors.As(err, &locked):
-		h.pages.render(c, http.StatusTooManyRequests, "staff_totp_login", "Sign in: code", map[string]any{
+		h.render(c, http.StatusTooManyRequests, "staff_totp_login", "Sign in: code", map[string]any{
 			"Next": safeNext(f.Next), "Error": lockedMessage(c, locked)})
 		return
 	case errors.Is(err, service.ErrSecondFactorWrong):
-		h.pages.render(c, http.StatusUnauthorized, "staff_totp_login", "Sign in: code", map[string]any{
+		h.render(c, http.StatusUnauthorized, "staff_totp_login", "Sign in: code", map[string]any{
 			"Next": safeNext(f.Next), "Error": "The code is wrong or was used already. Wait for the next code from your app, or use a recovery code."})
 		return
 	case errors.Is(err, service.ErrPendingSignIn):
 		h.setPendingCookie(c, "", -1)
-		h.pages.render(c, http.StatusUnauthorized, "staff_login", "Sign in", map[string]any{
+		h.render(c, http.StatusUnauthorized, "staff_login", "Sign in", map[string]any{
 			"Next": safeNext(f.Next), "Error": "Your sign-in timed out. Sign in again."})
 		return
 	case err != nil:
@@ -137,7 +137,7 @@ func (h *Handler) renderTwoFactor(c *gin.Context, status int, problem string) {
 		// any URL a proxy or a log could record.
 		data["QR"] = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(e.QR))
 	}
-	h.pages.render(c, status, "staff_totp", "Two-step sign-in", h.staffPage(c, data))
+	h.render(c, status, "staff_totp", "Two-step sign-in", h.staffPage(c, data))
 }
 
 type confirmTwoFactorForm struct {
@@ -165,7 +165,7 @@ func (h *Handler) confirmTwoFactor(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	h.pages.render(c, http.StatusOK, "staff_totp", "Two-step sign-in", h.staffPage(c, map[string]any{
+	h.render(c, http.StatusOK, "staff_totp", "Two-step sign-in", h.staffPage(c, map[string]any{
 		"Enabled": true, "Codes": codes, "CodesLeft": len(codes)}))
 }
 

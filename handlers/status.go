@@ -84,7 +84,7 @@ func (h *Handler) renderStatusWith(c *gin.Context, status int, token string, ext
 	for k, v := range extra {
 		data[k] = v
 	}
-	h.pages.render(c, status, "status", "Your request "+req.Reference, data)
+	h.render(c, status, "status", "Your request "+req.Reference, data)
 }
 
 func canWithdraw(s workflow.State) bool {
@@ -152,7 +152,7 @@ func (h *Handler) statusProblem(c *gin.Context, err error) {
 		msg = "This status link no longer works. If you need to know more about your request, contact us with its reference."
 		he = &httpError{http.StatusGone, he.Code, msg, nil}
 	}
-	h.pages.renderError(c, &httpError{he.Status, he.Code, msg, nil})
+	h.renderError(c, &httpError{he.Status, he.Code, msg, nil})
 }
 
 type answerForm struct {
@@ -204,7 +204,7 @@ func (h *Handler) confirmWithdraw(c *gin.Context) {
 		h.statusProblem(c, err)
 		return
 	}
-	h.pages.render(c, http.StatusOK, "withdraw", "Withdraw your request", map[string]any{
+	h.render(c, http.StatusOK, "withdraw", "Withdraw your request", map[string]any{
 		"R": req, "Token": c.Param("token"), "CanWithdraw": canWithdraw(workflow.State(req.Status)),
 		"TypeTitle": workflow.RequestType(req.Type).Title(),
 	})

@@ -16,6 +16,7 @@ import (
 	"strings"
 	texttemplate "text/template"
 
+	"rightsportal/i18n"
 	"rightsportal/models"
 )
 
@@ -27,6 +28,7 @@ type Composer struct {
 	replyLocal  string
 	replyDomain string
 	key         []byte
+	cat         *i18n.Catalog
 	subjects    map[string]*texttemplate.Template
 	texts       map[string]*texttemplate.Template
 	htmls       map[string]*htmltemplate.Template
@@ -41,8 +43,9 @@ func Kinds() []string {
 }
 
 // NewComposer parses every mail template once. key seals the secrets a
-// mail carries until it is sent (32 bytes, AES-256).
-func NewComposer(tfs fs.FS, from, replyLocal, replyDomain string, key []byte) (*Composer, error) {
+// mail carries until it is sent (32 bytes, AES-256); cat holds the
+// languages mail to a subject is written in.
+func NewComposer(tfs fs.FS, from, replyLocal, replyDomain string, key []byte, cat *i18n.Catalog) (*Composer, error) {
 	addr, err := mail.ParseAddress(from)
 	if err != nil {
 		return nil, fmt.Errorf("mailer: sender %q: %w", from, err)
@@ -50,7 +53,10 @@ func NewComposer(tfs fs.FS, from, replyLocal, replyDomain string, key []byte) (*
 	if len(key) != 32 {
 		return nil, fmt.Errorf("mailer: the sealing key must be 32 bytes, not %d", len(key))
 	}
-	c := &Composer{from: addr, replyLocal: replyLocal, replyDomain: replyDomain, key: key,
+	if cat == nil {
+		return nil, fmt.Errorf("mailer: no language catalog")
+	}
+	c := &Composer{from: addr, replyLocal: replyLocal, replyDomain: replyDomain, key: key, cat: cat,
 		subjects: map[string]*texttemplate.Template{}, texts: map[string]*texttemplate.Template{},
 		htmls: map[string]*htmltemplate.Template{}}
 	for _, k := range Kinds() {
@@ -68,6 +74,9 @@ func NewComposer(tfs fs.FS, from, replyLocal, replyDomain string, key []byte) (*
 	}
 	return c, nil
 }
+
+// Catalog is the languages the composer writes in.
+func (c *Composer) Catalog() *i18n.Catalog { return c.cat }
 
 // Secret stands in a rendered mail for a value that must not rest in the
 // database readable: a link or an address holding a token. The mail keeps

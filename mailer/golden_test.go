@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"rightsportal/i18n"
 	"rightsportal/mailer"
 	"rightsportal/models"
 	"rightsportal/templates"
@@ -29,7 +30,7 @@ var testKey = bytes.Repeat([]byte{7}, 32)
 
 func newComposer(t *testing.T) *mailer.Composer {
 	t.Helper()
-	c, err := mailer.NewComposer(templates.FS, testFrom, "privacy", "example.org", testKey)
+	c, err := mailer.NewComposer(templates.FS, testFrom, "privacy", "example.org", testKey, testCatalog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,4 +177,14 @@ func TestSubjectHeaderInjection(t *testing.T) {
 			t.Errorf("%s subject holds a line break: %q", kind, m.Subject)
 		}
 	}
+}
+
+// testCatalog is every language the portal ships.
+func testCatalog(t *testing.T) *i18n.Catalog {
+	t.Helper()
+	cat, err := i18n.Load(templates.FS, []string{"en", "de", "fr", "es", "pt-BR"}, "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat
 }

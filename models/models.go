@@ -31,6 +31,9 @@ type Request struct {
 	Jurisdiction string `gorm:"size:32;not null;index:idx_requests_queue_jurisdiction,priority:1;index:idx_requests_report,priority:2"`
 	Email        string `gorm:"size:254;not null;index"`
 	FullName     string `gorm:"size:200;not null"`
+	// Language is the subject's language (a code of config languages):
+	// every mail to the subject about this request is written in it.
+	Language string `gorm:"size:16;not null;default:'en'"`
 	// Details is the workflow.Details of the request as JSON.
 	Details   string    `gorm:"not null"`
 	CreatedAt time.Time `gorm:"not null;index:idx_requests_report,priority:7"`

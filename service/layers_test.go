@@ -11,16 +11,17 @@ import (
 var allowed = map[string][]string{
 	"rightsportal/templates":  {},
 	"rightsportal/workflow":   {},
-	"rightsportal/config":     {"workflow"},
+	"rightsportal/i18n":       {},
+	"rightsportal/config":     {"i18n", "workflow"},
 	"rightsportal/models":     {"workflow"},
 	"rightsportal/ratelimit":  {},
-	"rightsportal/mailer":     {"models", "ratelimit", "workflow"},
+	"rightsportal/mailer":     {"i18n", "models", "ratelimit", "workflow"},
 	"rightsportal/connectors": {"config", "workflow"},
 	"rightsportal/packages":   {"templates"},
-	"rightsportal/service":    {"config", "connectors", "mailer", "models", "packages", "workflow"},
+	"rightsportal/service":    {"config", "connectors", "i18n", "mailer", "models", "packages", "workflow"},
 	"rightsportal/jobs":       {"config", "mailer", "models", "service", "workflow"},
 	"rightsportal/observe":    {"models", "workflow"},
-	"rightsportal/handlers":   {"config", "mailer", "models", "observe", "ratelimit", "service", "templates", "workflow"},
+	"rightsportal/handlers":   {"config", "i18n", "mailer", "models", "observe", "ratelimit", "service", "templates", "workflow"},
 }
 
 // TestLayering keeps dependencies flowing one way (STYLE.md §1) and

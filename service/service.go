@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"rightsportal/config"
+	"rightsportal/i18n"
 	"rightsportal/mailer"
 	"rightsportal/models"
 	"rightsportal/workflow"
@@ -54,6 +55,10 @@ type Service struct {
 func New(store *models.Store, composer *mailer.Composer, cfg *config.Config, now func() time.Time, log *slog.Logger) *Service {
 	return &Service{store: store, mail: composer, cfg: cfg, cal: cfg.Calendar(), now: now, log: log}
 }
+
+// loc is the localizer of a subject's language (the default language
+// for an empty or unconfigured one).
+func (s *Service) loc(lang string) *i18n.Localizer { return s.mail.Catalog().For(lang) }
 
 // Errors the handlers answer with specific statuses.
 var (

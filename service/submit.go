@@ -24,6 +24,9 @@ type SubmitInput struct {
 	FullName     string
 	Jurisdiction string
 	Details      workflow.Details
+	// Language is the subject's language for every mail about the
+	// request; the default language when empty or not configured.
+	Language string
 	// Admit, when set, is asked with the normalised address once the
 	// input is valid and before anything is stored; its error ends the
 	// submission as it is. The per-address rate limit is spent here, so
@@ -62,6 +65,7 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (*models.Request, 
 	req := &models.Request{
 		ID: id.String(), Reference: newReference(), Type: in.Type, Status: string(workflow.StateUnverified),
 		Jurisdiction: in.Jurisdiction, Email: in.Email, FullName: in.FullName, Details: string(details),
+		Language: s.loc(in.Language).Lang(),
 		VerifyBy: now.Add(s.cfg.Verification.Window.D()),
 		// Until verification this is the due date if the clock started
 		// now; laws that count from submission keep it.

@@ -17,6 +17,7 @@ import (
 
 	"rightsportal/config"
 	"rightsportal/connectors"
+	"rightsportal/i18n"
 	"rightsportal/mailer"
 	"rightsportal/models"
 	"rightsportal/observe"
@@ -71,7 +72,11 @@ func open(ctx context.Context, path string, getenv env, stderr io.Writer, mustEx
 	if err != nil {
 		return nil, err
 	}
-	composer, err := mailer.NewComposer(templates.FS, cfg.Mail.From, cfg.Mail.ReplyLocal, cfg.Mail.ReplyDomain, key)
+	cat, err := i18n.Load(templates.FS, cfg.Languages, cfg.DefaultLanguage)
+	if err != nil {
+		return nil, err
+	}
+	composer, err := mailer.NewComposer(templates.FS, cfg.Mail.From, cfg.Mail.ReplyLocal, cfg.Mail.ReplyDomain, key, cat)
 	if err != nil {
 		store.Close()
 		return nil, err

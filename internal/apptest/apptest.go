@@ -24,6 +24,7 @@ import (
 	"rightsportal/config"
 	"rightsportal/connectors"
 	"rightsportal/handlers"
+	"rightsportal/i18n"
 	"rightsportal/internal/smtptest"
 	"rightsportal/jobs"
 	"rightsportal/mailer"
@@ -189,7 +190,11 @@ func New(t testing.TB, o Options) *App {
 	}
 	a.Store = store
 	a.Key = bytes.Repeat([]byte{7}, 32)
-	composer, err := mailer.NewComposer(templates.FS, a.Cfg.Mail.From, a.Cfg.Mail.ReplyLocal, a.Cfg.Mail.ReplyDomain, a.Key)
+	cat, err := i18n.Load(templates.FS, a.Cfg.Languages, a.Cfg.DefaultLanguage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	composer, err := mailer.NewComposer(templates.FS, a.Cfg.Mail.From, a.Cfg.Mail.ReplyLocal, a.Cfg.Mail.ReplyDomain, a.Key, cat)
 	if err != nil {
 		t.Fatal(err)
 	}
