@@ -68,6 +68,7 @@ type requestView struct {
 	Type         string           `json:"type"`
 	Status       string           `json:"status"`
 	Jurisdiction string           `json:"jurisdiction"`
+	Language     string           `json:"language"`
 	Email        string           `json:"email"`
 	FullName     string           `json:"full_name"`
 	Details      workflow.Details `json:"details"`
@@ -153,7 +154,7 @@ func (n staffNames) name(id string) string {
 
 func (h *Handler) viewRequest(r *models.Request, names staffNames) requestView {
 	v := requestView{ID: r.ID, Reference: r.Reference, Type: r.Type, Status: r.Status,
-		Jurisdiction: r.Jurisdiction, Email: r.Email, FullName: r.FullName, CreatedAt: r.CreatedAt,
+		Jurisdiction: r.Jurisdiction, Language: r.Language, Email: r.Email, FullName: r.FullName, CreatedAt: r.CreatedAt,
 		VerifiedAt: r.VerifiedAt, Extended: r.Extended, Version: r.Version, Approvals: []string{},
 		Paused: r.PausedAt != nil, PausedDays: r.PausedDays, AppealBy: r.AppealBy,
 		DuplicateOf: r.DuplicateOf, RefusalReason: r.RefusalReason, AppealOutcome: r.AppealOutcome}

@@ -29,7 +29,10 @@ const (
 func (h *Handler) chooseLanguage(c *gin.Context) {
 	cat := h.pages.cat
 	lang := ""
-	if q := c.Query("lang"); q != "" {
+	// Read from the URL, not c.Query: gin caches the query on first use,
+	// and a handler that rewrites its query (the queue's default status)
+	// must still see its own rewrite.
+	if q := c.Request.URL.Query().Get("lang"); q != "" {
 		if lang = cat.Canonical(q); lang != "" {
 			http.SetCookie(c.Writer, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
 				HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: strings.HasPrefix(h.cfg.HTTP.BaseURL, "https://")})

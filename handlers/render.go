@@ -80,6 +80,13 @@ func funcs() template.FuncMap {
 		"outcomeLabel": outcomeLabel,
 		"fieldLabel":   bulkFieldLabel,
 		"scopeHelp":    scopeHelp,
+		// A request's language as its speakers name it (the staff file).
+		"langName": func(code string) string {
+			if n, ok := i18n.Names[code]; ok {
+				return n
+			}
+			return code
+		},
 	}
 }
 
