@@ -534,3 +534,46 @@ func TestWebhookLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestLanguages: the shipped file offers every language, English the
+// default; a language without a catalog, one listed twice, none at all,
+// or a default outside the list each stop start-up naming the key; the
+// environment picks the default.
+func TestLanguages(t *testing.T) {
+	shipped := func(env map[string]string) (*config.Config, error) {
+		return config.Load(filepath.Join("..", "config.yaml"), envOf(env))
+	}
+	cfg, err := shipped(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DefaultLanguage != "en" || strings.Join(cfg.Languages, ",") != "en,de,fr,es,pt-BR" {
+		t.Errorf("shipped: %q %v", cfg.DefaultLanguage, cfg.Languages)
+	}
+	for _, c := range []struct {
+		set   func(*config.Config)
+		field string
+	}{
+		{func(c *config.Config) { c.Languages = []string{"en", "it"} }, `languages: "it" has no catalog`},
+		{func(c *config.Config) { c.Languages = []string{"en", "de", "de"} }, `languages: "de" is listed twice`},
+		{func(c *config.Config) { c.Languages = nil }, "languages: must name at least one"},
+		{func(c *config.Config) { c.DefaultLanguage = "fr"; c.Languages = []string{"en", "de"} }, "default_language"},
+		{func(c *config.Config) { c.DefaultLanguage = "pt-br" }, "default_language"},
+	} {
+		cfg, err := shipped(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.set(cfg)
+		err = cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("%s: Validate() = %v, want an error naming it", c.field, err)
+		}
+	}
+	if cfg, err := shipped(map[string]string{"PORTAL_DEFAULT_LANGUAGE": "de"}); err != nil || cfg.DefaultLanguage != "de" {
+		t.Errorf("PORTAL_DEFAULT_LANGUAGE=de: %v %v", cfg, err)
+	}
+	if _, err := shipped(map[string]string{"PORTAL_DEFAULT_LANGUAGE": "it"}); err == nil || !strings.Contains(err.Error(), "PORTAL_DEFAULT_LANGUAGE") {
+		t.Errorf("PORTAL_DEFAULT_LANGUAGE=it: %v, want an error naming it", err)
+	}
+}
