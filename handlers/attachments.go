@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/gin-gonic/gin/binding"
 
+	"rightsportal/i18n"
 	"rightsportal/models"
 	"rightsportal/service"
 	"rightsportal/workflow"
@@ -29,7 +30,7 @@ const maxFormParts = 100
 
 // errBadMultipart is a body that says multipart but is not readable as
 // such.
-var errBadMultipart = malformed("The form could not be read. Please go back and send it again.")
+var errBadMultipart = malformed(msgUnreadable)
 
 // streamForm reads a multipart/form-data body part by part: text fields
 // into the returned values (together at most http.max_body_bytes), each
@@ -110,8 +111,9 @@ func partError(err error) error {
 }
 
 // attachProblem is what the subject is told about refused files, with
-// the message tied to the file field; nil for other errors.
-func (h *Handler) attachProblem(err error) *httpError {
+// the message tied to the file field, in l's language; nil for other
+// errors.
+func (h *Handler) attachProblem(l *i18n.Localizer, err error) *httpError {
 	var ae *service.AttachmentError
 	var mbe *http.MaxBytesError
 	field := func(status int, code, msg string) *httpError {
@@ -128,9 +130,8 @@ func (h *Handler) attachProblem(err error) *httpError {
 		return field(http.StatusUnprocessableEntity, "invalid", ae.Msg)
 	case errors.As(err, &mbe):
 		a := h.cfg.Attachments
-		return field(http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf(
-			"The files are too large together. Send at most %d files of at most %d MB each.",
-			a.MaxFilesPerUpload, a.MaxFileBytes>>20))
+		return field(http.StatusRequestEntityTooLarge, "too_large", l.T("attach.together_too_large",
+			"Count", a.MaxFilesPerUpload, "MB", a.MaxFileBytes>>20))
 	}
 	return nil
 }
@@ -159,7 +160,7 @@ func (h *Handler) readRequestForm(c *gin.Context) (requestForm, *service.Upload,
 	limit := h.cfg.Attachments.BodyLimit(h.cfg.HTTP.MaxBodyBytes)
 	limitBody(c, limit)
 	h.allowUpload(c, limit)
-	up, err := h.svc.NewFormUpload()
+	up, err := h.svc.NewFormUpload(h.language(c))
 	if err != nil {
 		drainBody(c)
 		h.fail(c, err)
@@ -176,7 +177,7 @@ func (h *Handler) readRequestForm(c *gin.Context) (requestForm, *service.Upload,
 	}
 	up.Discard()
 	drainBody(c)
-	he := h.attachProblem(err)
+	he := h.attachProblem(h.loc(c), err)
 	if he == nil || wantsJSON(c) || !workflow.RequestType(f.Type).Valid() {
 		h.fail(c, orProblem(he, err))
 		return f, nil, false
@@ -195,9 +196,9 @@ func orProblem(he *httpError, err error) error {
 
 // reattach adds a word beside the file field when the form is shown again
 // for other errors: a browser never keeps chosen files, and neither do we.
-func reattach(errs map[string]string, up *service.Upload) map[string]string {
+func reattach(l *i18n.Localizer, errs map[string]string, up *service.Upload) map[string]string {
 	if up.Len() > 0 && errs[attachField] == "" {
-		errs[attachField] = "Please choose your files again: we keep none while the form has errors."
+		errs[attachField] = l.T("form.reattach")
 	}
 	return errs
 }
@@ -215,7 +216,7 @@ func (h *Handler) uploadFromStatus(c *gin.Context) {
 		h.attachRefused(c, token, errBadMultipart)
 		return
 	}
-	up, err := h.svc.StartStatusUpload(c.Request.Context(), token)
+	up, err := h.svc.StartStatusUpload(c.Request.Context(), token, h.language(c))
 	if err != nil {
 		drainBody(c)
 		h.attachRefused(c, token, err)
@@ -237,14 +238,19 @@ func (h *Handler) uploadFromStatus(c *gin.Context) {
 // attachRefused shows the status page with why an upload was refused
 // beside the file field; a link that does not work gets its own page.
 func (h *Handler) attachRefused(c *gin.Context, token string, err error) {
-	he := h.attachProblem(err)
+	l := h.loc(c)
+	he := h.attachProblem(l, err)
 	if he == nil && errors.Is(err, models.ErrConflict) {
-		msg := "Your request changed while the files were on their way. Nothing was kept; please send them again."
+		msg := l.T("attach.changed")
 		he = &httpError{http.StatusConflict, "conflict", msg, map[string]string{attachField: msg}}
 	}
 	if he == nil {
 		if x := asHTTPError(err); x.Status == http.StatusBadRequest || x.Status == http.StatusRequestEntityTooLarge {
-			he = &httpError{x.Status, x.Code, x.Message, map[string]string{attachField: x.Message}}
+			msg := x.Message
+			if key := pageMessages[msg]; key != "" {
+				msg = l.T(key)
+			}
+			he = &httpError{x.Status, x.Code, msg, map[string]string{attachField: msg}}
 		}
 	}
 	if he == nil {

@@ -396,7 +396,7 @@ func TestAttachRefusals(t *testing.T) {
 
 	// The request holds 2 of 3: two more are too many for it.
 	resp, body = attPost(t, a, page+"/attachments", nil, []attFile{{"a.pdf", "application/pdf", pdf}, {"b.pdf", "application/pdf", pdf}}, "text/html")
-	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "You can send at most 1 more files with this request.") {
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "You can send at most 1 more file with this request.") {
 		t.Errorf("over the request's limit: %d\n%s", resp.StatusCode, body)
 	}
 	attNothingStored(t, a, "over the request's limit", 2, 2)

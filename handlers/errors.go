@@ -34,12 +34,41 @@ var (
 	errUnavailable  = &httpError{http.StatusServiceUnavailable, "unavailable", "The service is busy or unavailable. Nothing was changed; please try again in a moment.", nil}
 )
 
+// msgUnreadable is the answer to a form that could not be parsed.
+const msgUnreadable = "The form could not be read. Please go back and send it again."
+
+// pageMessages are the catalog keys of the safe messages a public page
+// may show, by their English text: the error page shows them in the
+// visitor's language. JSON keeps the English text (SPEC §7's stable
+// codes and messages); a message not listed shows as it is.
+var pageMessages = map[string]string{
+	errNotFound.Message:    "error.not_found",
+	errMethod.Message:      "error.method",
+	errTooLarge.Message:    "error.too_large",
+	errInternal.Message:    "error.internal",
+	errUnavailable.Message: "error.unavailable",
+	msgUnreadable:          "error.unreadable",
+	msgInvalid:             "error.invalid",
+	msgTokenInvalid:        "error.token_invalid",
+	msgTokenUsed:           "error.token_used",
+	msgTokenExpired:        "error.token_expired",
+	msgConflict:            "error.conflict",
+}
+
+const (
+	msgInvalid      = "Some fields are not valid."
+	msgTokenInvalid = "This link or code is not valid. Check that you copied all of it."
+	msgTokenUsed    = "This link or code was already used."
+	msgTokenExpired = "This link or code has expired."
+	msgConflict     = "The request was changed by someone else in the meantime. Reload it and try again."
+)
+
 func malformed(msg string) *httpError {
 	return &httpError{http.StatusBadRequest, "malformed", msg, nil}
 }
 
 func invalid(fields map[string]string) *httpError {
-	return &httpError{http.StatusUnprocessableEntity, "invalid", "Some fields are not valid.", fields}
+	return &httpError{http.StatusUnprocessableEntity, "invalid", msgInvalid, fields}
 }
 
 // asHTTPError maps an error from below to what the client is told.
@@ -58,11 +87,11 @@ func asHTTPError(err error) *httpError {
 	case errors.As(err, &we):
 		return workflowError(we)
 	case errors.Is(err, service.ErrTokenInvalid):
-		return &httpError{http.StatusNotFound, "invalid_token", "This link or code is not valid. Check that you copied all of it.", nil}
+		return &httpError{http.StatusNotFound, "invalid_token", msgTokenInvalid, nil}
 	case errors.Is(err, service.ErrTokenSpent):
-		return &httpError{http.StatusGone, "token_used", "This link or code was already used.", nil}
+		return &httpError{http.StatusGone, "token_used", msgTokenUsed, nil}
 	case errors.Is(err, service.ErrTokenExpired):
-		return &httpError{http.StatusGone, "token_expired", "This link or code has expired.", nil}
+		return &httpError{http.StatusGone, "token_expired", msgTokenExpired, nil}
 	case errors.Is(err, service.ErrMalformedMail):
 		return malformed("The body is not a readable RFC 5322 e-mail message.")
 	case errors.Is(err, service.ErrUnauthenticated), errors.Is(err, service.ErrBadCredentials):
@@ -76,7 +105,7 @@ func asHTTPError(err error) *httpError {
 	case errors.Is(err, models.ErrNotFound):
 		return errNotFound
 	case errors.Is(err, models.ErrConflict):
-		return &httpError{http.StatusConflict, "conflict", "The request was changed by someone else in the meantime. Reload it and try again.", nil}
+		return &httpError{http.StatusConflict, "conflict", msgConflict, nil}
 	case isBusy(err):
 		return errUnavailable
 	}

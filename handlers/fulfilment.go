@@ -195,15 +195,14 @@ func (h *Handler) download(c *gin.Context) {
 // downloadProblem shows the status page with why the download did not
 // work.
 func (h *Handler) downloadProblem(c *gin.Context, token string, err error) {
+	l := h.loc(c)
 	switch {
 	case errors.Is(err, service.ErrCodeWrong):
-		h.renderStatusWith(c, http.StatusUnprocessableEntity, token, map[string]any{
-			"CodeError": "The code is wrong, expired or was used. Ask for a new code."})
+		h.renderStatusWith(c, http.StatusUnprocessableEntity, token, map[string]any{"CodeError": l.T("status.code_wrong")})
 	case errors.Is(err, service.ErrPackageExpired):
-		h.renderStatusWith(c, http.StatusGone, token, map[string]any{
-			"DownloadError": "The download period has ended. Contact us with your reference to get it again."})
+		h.renderStatusWith(c, http.StatusGone, token, map[string]any{"DownloadError": l.T("status.download_ended")})
 	case errors.Is(err, service.ErrNoPackage):
-		h.renderStatusWith(c, http.StatusNotFound, token, map[string]any{"DownloadError": "There is no download for this request."})
+		h.renderStatusWith(c, http.StatusNotFound, token, map[string]any{"DownloadError": l.T("status.no_download")})
 	default:
 		h.statusProblem(c, err)
 	}

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"github.com/gin-gonic/gin/binding"
@@ -66,7 +65,8 @@ type fieldError struct{ ID, Msg string }
 func (h *Handler) showRequestForm(c *gin.Context) {
 	t := workflow.RequestType(c.Query("type"))
 	if !t.Valid() {
-		h.render(c, http.StatusOK, "choose", "Make a request", map[string]any{"Types": typeInfos(h.loc(c))})
+		l := h.loc(c)
+		h.render(c, http.StatusOK, "choose", l.T("choose.title"), map[string]any{"Types": typeInfos(l)})
 		return
 	}
 	h.renderForm(c, http.StatusOK, requestForm{Type: string(t), Jurisdiction: h.cfg.Jurisdictions.Default}, nil)
@@ -74,22 +74,26 @@ func (h *Handler) showRequestForm(c *gin.Context) {
 
 func (h *Handler) renderForm(c *gin.Context, status int, f requestForm, errs map[string]string) {
 	t := workflow.RequestType(f.Type)
+	l := h.loc(c)
+	if c.Request.Method == http.MethodPost {
+		// The switcher leads to the empty form: what was typed is not
+		// carried over into a link.
+		c.Set(langReturnKey, "/request?type="+url.QueryEscape(f.Type))
+	}
 	var opts []jurisdictionOption
 	for _, code := range h.cfg.Jurisdictions.Order {
 		if p := h.cfg.Policy(code); p.Allows(t) {
-			opts = append(opts, jurisdictionOption{code, "I live in " + p.Label})
+			// A law an operator added has no catalog entry: its label.
+			opts = append(opts, jurisdictionOption{code, l.Or("law."+code+".live_in", l.T("law.live_in_other", "Label", p.Label))})
 		}
 	}
-	grounds := []jurisdictionOption{
-		{"contested_accuracy", "I think the data is wrong, and you should not use it while you check."},
-		{"unlawful_processing", "You use my data unlawfully, but I want it kept rather than deleted."},
-		{"legal_claim", "You no longer need the data, but I need it kept for a legal claim."},
-		{"pending_objection", "I have objected to your use of my data, and you should stop while you decide."},
+	var grounds []jurisdictionOption
+	for _, g := range workflow.RestrictionGrounds() {
+		grounds = append(grounds, jurisdictionOption{g, l.T("form.ground." + g)})
 	}
-	l := h.loc(c)
 	h.render(c, status, "request_form", l.T("type."+string(t)+".title"), map[string]any{
 		"Type": t, "Explain": l.T("type." + string(t) + ".explain"), "Form": f, "Errors": errs, "ErrorList": errorList(errs),
-		"Jurisdictions": opts, "Grounds": grounds, "AttachHint": h.svc.AttachmentLimits(),
+		"Jurisdictions": opts, "Grounds": grounds, "AttachHint": h.svc.AttachmentLimits(l.Lang()),
 	})
 }
 
@@ -135,14 +139,14 @@ func (h *Handler) submitRequest(c *gin.Context) {
 	}
 	defer up.Discard() // unless the request was filed with them
 	if !workflow.RequestType(f.Type).Valid() {
-		h.fail(c, invalid(map[string]string{"type": "Choose which right you want to use."}))
+		h.fail(c, invalid(map[string]string{"type": h.loc(c).T("check.choose_type")}))
 		return
 	}
 	_, err := h.svc.Submit(c.Request.Context(), service.SubmitInput{Type: f.Type, Email: f.Email, FullName: f.FullName,
 		Jurisdiction: f.Jurisdiction, Details: f.details(), Language: h.language(c), Admit: h.admitEmail(c), Attachments: up})
 	var ve *service.ValidationError
 	if errors.As(err, &ve) {
-		h.renderForm(c, http.StatusUnprocessableEntity, f, reattach(ve.Fields, up))
+		h.renderForm(c, http.StatusUnprocessableEntity, f, reattach(h.loc(c), ve.Fields, up))
 		return
 	}
 	if err != nil {
@@ -160,18 +164,20 @@ func formError(err error) error {
 		return errTooLarge
 	}
 	// err's text is Go's, not for the subject's eyes (STYLE §5).
-	return malformed("The form could not be read. Please go back and send it again.")
+	return malformed(msgUnreadable)
 }
 
 func (h *Handler) showSent(c *gin.Context) {
+	l := h.loc(c)
 	w := h.cfg.Verification.Window.D()
-	h.render(c, http.StatusOK, "sent", "Check your mailbox", map[string]any{"Window": humanHours(w.Hours())})
+	h.render(c, http.StatusOK, "sent", l.T("sent.title"), map[string]any{"Window": humanHours(l, w.Hours())})
 }
 
 // showVerify is the page behind the link in the verification mail. It
 // changes nothing, so that mail scanners that fetch links verify nothing:
 // only the button's POST confirms.
 func (h *Handler) showVerify(c *gin.Context) {
+	l := h.loc(c)
 	token := c.Query("token")
 	req, err := h.svc.CheckVerifyToken(c.Request.Context(), token)
 	data := map[string]any{"Token": token}
@@ -181,23 +187,23 @@ func (h *Handler) showVerify(c *gin.Context) {
 			h.fail(c, err)
 			return
 		}
-		data["Problem"], data["ProblemTitle"] = verifyProblem(err)
-		h.render(c, he.Status, "verify", "Confirm your request", data)
+		data["Problem"], data["ProblemTitle"] = verifyProblem(l, err)
+		h.render(c, he.Status, "verify", l.T("verify.title"), data)
 		return
 	}
 	data["Reference"] = req.Reference
-	data["TypeNoun"] = workflow.RequestType(req.Type).Noun()
-	h.render(c, http.StatusOK, "verify", "Confirm your request", data)
+	data["TypeNoun"] = l.T("type." + req.Type + ".noun")
+	h.render(c, http.StatusOK, "verify", l.T("verify.title"), data)
 }
 
-func verifyProblem(err error) (msg, title string) {
+func verifyProblem(l *i18n.Localizer, err error) (msg, title string) {
 	switch {
 	case errors.Is(err, service.ErrTokenSpent):
-		return "This link was already used, or the request is confirmed already. There is nothing more to do: we have sent you an e-mail with your reference.", "Already confirmed"
+		return l.T("verify.spent"), l.T("verify.spent_title")
 	case errors.Is(err, service.ErrTokenExpired):
-		return "This link has expired. For your protection, unconfirmed requests are deleted after a while. Please make the request again.", "This link has expired"
+		return l.T("verify.expired"), l.T("verify.expired_title")
 	}
-	return "This link is not valid. Check that you copied the whole link from the e-mail.", "This link does not work"
+	return l.T("verify.invalid"), l.T("verify.invalid_title")
 }
 
 type verifyForm struct {
@@ -224,6 +230,8 @@ func (h *Handler) onVerifyLink(c *gin.Context, do func(token string) (*models.Re
 		h.fail(c, formError(err))
 		return nil, false
 	}
+	// The switcher leads back to the link's page, which shows the same.
+	c.Set(langReturnKey, "/verify?token="+url.QueryEscape(f.Token))
 	if !h.takeVerifyEmail(c, f.Token) {
 		return nil, false
 	}
@@ -234,8 +242,9 @@ func (h *Handler) onVerifyLink(c *gin.Context, do func(token string) (*models.Re
 			h.fail(c, err)
 			return nil, false
 		}
-		msg, title := verifyProblem(err)
-		h.render(c, he.Status, "verify", "Confirm your request", map[string]any{"Problem": msg, "ProblemTitle": title})
+		l := h.loc(c)
+		msg, title := verifyProblem(l, err)
+		h.render(c, he.Status, "verify", l.T("verify.title"), map[string]any{"Problem": msg, "ProblemTitle": title})
 		return nil, false
 	}
 	return req, true
@@ -247,7 +256,8 @@ func (h *Handler) cancelVerify(c *gin.Context) {
 	if req, ok := h.onVerifyLink(c, func(token string) (*models.Request, error) {
 		return h.svc.CancelUnverified(c.Request.Context(), token)
 	}); ok {
-		h.render(c, http.StatusOK, "verify", "Request withdrawn", map[string]any{"Cancelled": req.Reference})
+		c.Set(langReturnKey, "/")
+		h.render(c, http.StatusOK, "verify", h.loc(c).T("verify.cancelled_title"), map[string]any{"Cancelled": req.Reference})
 	}
 }
 
@@ -260,15 +270,18 @@ func (h *Handler) showVerified(c *gin.Context) {
 		h.fail(c, errNotFound)
 		return
 	}
-	h.render(c, http.StatusOK, "verified", "Request confirmed", map[string]any{
-		"Reference": req.Reference, "TypeTitle": workflow.RequestType(req.Type).Title(),
-		"DueDate": req.DueAt.In(h.cfg.Calendar().Loc).Format("Monday, 2 January 2006"),
+	l := h.loc(c)
+	h.render(c, http.StatusOK, "verified", l.T("verified.title"), map[string]any{
+		"Reference": req.Reference, "TypeTitle": l.T("type." + req.Type + ".title"),
+		"DueDate": l.Date(req.DueAt.In(h.cfg.Calendar().Loc)),
 	})
 }
 
-func humanHours(h float64) string {
+// humanHours writes the verification window: whole days from two days
+// on, else hours.
+func humanHours(l *i18n.Localizer, h float64) string {
 	if h >= 48 && int(h)%24 == 0 {
-		return strconv.Itoa(int(h)/24) + " days"
+		return l.Period(0, int(h)/24)
 	}
-	return strconv.Itoa(int(h)) + " hours"
+	return l.N("sent.hours", int(h))
 }

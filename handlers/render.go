@@ -6,6 +6,8 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -113,7 +115,7 @@ func (h *Handler) render(c *gin.Context, status int, name, title string, data an
 	if err != nil {
 		c.Error(err)
 		c.Header("Content-Type", "text/plain; charset=utf-8")
-		c.String(http.StatusInternalServerError, "Something went wrong on our side. Please try again later.")
+		c.String(http.StatusInternalServerError, h.loc(c).T("error.render"))
 		return
 	}
 	c.Header("Cache-Control", "no-store")
@@ -121,21 +123,24 @@ func (h *Handler) render(c *gin.Context, status int, name, title string, data an
 	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 }
 
-// renderError shows an error page with the safe message.
+// renderError shows an error page with the safe message, both in the
+// visitor's language where the catalog has them.
 func (h *Handler) renderError(c *gin.Context, he *httpError) {
-	title := http.StatusText(he.Status)
-	switch he.Status {
-	case http.StatusNotFound:
-		title = "Page not found"
-	case http.StatusTooManyRequests:
-		title = "Please slow down"
-	}
+	l := h.loc(c)
+	title := l.Or("error.title_"+strconv.Itoa(he.Status), http.StatusText(he.Status))
 	msg := he.Message
+	switch key := pageMessages[msg]; {
+	case he.Code == "rate_limited" && c.Writer.Header().Get("Retry-After") != "":
+		msg = l.T("error.rate_limited", "Seconds", c.Writer.Header().Get("Retry-After"))
+	case key != "":
+		msg = l.T(key)
+	}
 	if len(he.Fields) > 0 {
 		var parts []string
 		for k, v := range he.Fields {
 			parts = append(parts, k+": "+v)
 		}
+		sort.Strings(parts)
 		msg += " " + strings.Join(parts, " ")
 	}
 	h.render(c, he.Status, "error", title, map[string]any{"Message": msg})

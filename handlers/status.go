@@ -5,11 +5,13 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/gin-gonic/gin/binding"
 
+	"rightsportal/i18n"
 	"rightsportal/models"
 	"rightsportal/service"
 	"rightsportal/workflow"
@@ -35,8 +37,9 @@ func (h *Handler) renderStatus(c *gin.Context, status int, token, fieldErr, answ
 }
 
 // renderStatusWith renders the status page with extra data (errors,
-// kept input) over what it always shows.
+// kept input) over what it always shows, in the visitor's language.
 func (h *Handler) renderStatusWith(c *gin.Context, status int, token string, extra map[string]any) {
+	returnToStatus(c, token)
 	req, err := h.svc.StatusRequest(c.Request.Context(), token)
 	if err != nil {
 		h.statusProblem(c, err)
@@ -47,15 +50,15 @@ func (h *Handler) renderStatusWith(c *gin.Context, status int, token string, ext
 		h.fail(c, err)
 		return
 	}
-	loc := h.cfg.Calendar().Loc
+	l, loc := h.loc(c), h.cfg.Calendar().Loc
 	var timeline []subjectEvent
 	question := ""
 	for _, e := range events {
-		se, show := subjectView(e)
+		se, show := subjectView(l, e)
 		if !show {
 			continue
 		}
-		se.At = e.CreatedAt.In(loc).Format("2 Jan 2006, 15:04")
+		se.At = l.DateTime(e.CreatedAt.In(loc))
 		timeline = append(timeline, se)
 		if e.Action == string(workflow.ActionRequestInfo) {
 			question = e.Message
@@ -65,18 +68,20 @@ func (h *Handler) renderStatusWith(c *gin.Context, status int, token string, ext
 	json.Unmarshal([]byte(req.Details), &d)
 	st := workflow.State(req.Status)
 	data := map[string]any{
-		"R": req, "StateName": st.Name(), "TypeTitle": workflow.RequestType(req.Type).Title(),
-		"DueDate":  req.DueAt.In(loc).Format("Monday, 2 January 2006"),
+		"R": req, "StateName": l.Or("state."+req.Status, st.Name()), "TypeTitle": l.T("type." + req.Type + ".title"),
+		"DueDate":  l.Date(req.DueAt.In(loc)),
 		"Timeline": timeline, "Token": token, "Question": question,
 		"Awaiting": st == workflow.StateAwaitingSubject, "CanWithdraw": canWithdraw(st),
-		"Done": c.Query("done"), "CanAppeal": h.svc.CanAppeal(req), "AppealBy": appealBy(req, loc),
+		"Done": c.Query("done"), "CanAppeal": h.svc.CanAppeal(req), "AppealBy": appealBy(l, req, loc),
 		"Error": "", "Answer": "", "DownloadError": "", "CodeError": "", "AppealError": "", "Appeal": "",
-		"CanAttach": req.PurgedAt == nil && !st.Closed(), "AttachHint": h.svc.AttachmentLimits(), "AttachError": "",
+		"CanAttach": req.PurgedAt == nil && !st.Closed(), "AttachHint": h.svc.AttachmentLimits(l.Lang()), "AttachError": "",
+		"LawName": "", "LawPeriod": "", "Refusal": "", "Authority": "",
 	}
+	h.lawFacts(l, req, data)
 	if p, err := h.store.PackageOf(c.Request.Context(), req.ID); err == nil && p.ReleasedAt != nil {
 		data["Package"] = p
 		data["PackageLive"] = p.ExpiresAt != nil && h.now().Before(*p.ExpiresAt)
-		data["PackageUntil"] = p.ExpiresAt.In(loc).Format("Monday, 2 January 2006, 15:04")
+		data["PackageUntil"] = l.DateTime(p.ExpiresAt.In(loc))
 	}
 	if told, err := h.svc.RecipientsTold(c.Request.Context(), req); err == nil {
 		data["Told"] = told
@@ -84,7 +89,37 @@ func (h *Handler) renderStatusWith(c *gin.Context, status int, token string, ext
 	for k, v := range extra {
 		data[k] = v
 	}
-	h.render(c, status, "status", "Your request "+req.Reference, data)
+	h.render(c, status, "status", l.T("status.title", "Ref", req.Reference), data)
+}
+
+// lawFacts adds the law, its time to answer and, for a refusal, the
+// reason and the authority to complain to. A law an operator added has
+// no catalog entry: its configured words show.
+func (h *Handler) lawFacts(l *i18n.Localizer, req *models.Request, data map[string]any) {
+	pol := h.cfg.Policy(req.Jurisdiction)
+	if pol == nil {
+		return
+	}
+	code := req.Jurisdiction
+	data["LawName"] = l.Or("law."+code+".name", pol.Name)
+	data["LawPeriod"] = l.Period(pol.Rules.Period.Months, pol.Rules.Period.Days)
+	if workflow.State(req.Status) != workflow.StateRejected {
+		return
+	}
+	reason := req.RefusalReason
+	if reason == string(workflow.RejectOther) || reason == "" {
+		reason = "other_reason"
+	}
+	data["Refusal"] = l.Or("rejection."+reason, l.T("rejection.other_reason"))
+	data["Authority"] = l.Or("law."+code+".authority", pol.Authority)
+}
+
+// returnToStatus points the language switcher of a page answered to a
+// POST on the status page back to the status page itself.
+func returnToStatus(c *gin.Context, token string) {
+	if c.Request.Method == http.MethodPost && token != "" {
+		c.Set(langReturnKey, "/status/"+url.PathEscape(token))
+	}
 }
 
 func canWithdraw(s workflow.State) bool {
@@ -100,56 +135,60 @@ func canWithdraw(s workflow.State) bool {
 	return false
 }
 
-// subjectView decides what of an audit event the subject sees.
-func subjectView(e models.Event) (subjectEvent, bool) {
+// subjectView decides what of an audit event the subject sees, in l's
+// language.
+func subjectView(l *i18n.Localizer, e models.Event) (subjectEvent, bool) {
+	what := func(key string) string { return l.T("status.event." + key) }
 	switch workflow.Action(e.Action) {
 	case workflow.ActionSubmit:
-		return subjectEvent{What: "You made the request."}, true
+		return subjectEvent{What: what("submit")}, true
 	case workflow.ActionVerify:
-		return subjectEvent{What: "You confirmed your e-mail address. The clock started."}, true
+		return subjectEvent{What: what("verify")}, true
 	case workflow.ActionStartReview:
-		return subjectEvent{What: "Our privacy team started reviewing your request."}, true
+		return subjectEvent{What: what("start_review")}, true
 	case workflow.ActionRequestInfo:
-		return subjectEvent{What: "We asked you a question.", Text: e.Message}, true
+		return subjectEvent{What: what("request_info"), Text: e.Message}, true
 	case workflow.ActionProvideInfo:
-		return subjectEvent{What: "You answered.", Text: e.Message, FromThem: true}, true
+		return subjectEvent{What: what("provide_info"), Text: e.Message, FromThem: true}, true
 	case workflow.ActionApprove:
 		if e.FromState == e.ToState {
 			return subjectEvent{}, false // a first of two approvals is internal
 		}
-		return subjectEvent{What: "Your request was approved; we are carrying it out."}, true
+		return subjectEvent{What: what("approve")}, true
 	case workflow.ActionReject:
-		return subjectEvent{What: "We refused the request.", Text: e.Message}, true
+		return subjectEvent{What: what("reject"), Text: e.Message}, true
 	case workflow.ActionComplete:
-		return subjectEvent{What: "We completed your request.", Text: e.Message}, true
+		return subjectEvent{What: what("complete"), Text: e.Message}, true
 	case workflow.ActionExtend:
-		return subjectEvent{What: "We extended the deadline.", Text: e.Reason}, true
+		return subjectEvent{What: what("extend"), Text: e.Reason}, true
 	case workflow.ActionWithdraw:
-		return subjectEvent{What: "You withdrew the request.", FromThem: true}, true
+		return subjectEvent{What: what("withdraw"), FromThem: true}, true
 	case workflow.ActionAppeal:
-		return subjectEvent{What: "You appealed.", Text: e.Message, FromThem: true}, true
+		return subjectEvent{What: what("appeal"), Text: e.Message, FromThem: true}, true
 	case workflow.ActionGrantAppeal:
-		return subjectEvent{What: "Your appeal was granted; we are reviewing the request again.", Text: e.Reason}, true
+		return subjectEvent{What: what("grant_appeal"), Text: e.Reason}, true
 	case workflow.ActionDenyAppeal:
-		return subjectEvent{What: "Your appeal was refused.", Text: e.Reason}, true
+		return subjectEvent{What: what("deny_appeal"), Text: e.Reason}, true
 	case workflow.ActionExpire:
-		return subjectEvent{What: "The request expired because it was never confirmed."}, true
+		return subjectEvent{What: what("expire")}, true
 	case service.ActionAttach:
-		return subjectEvent{What: "You sent us files.", Text: e.Message, FromThem: true}, true
+		return subjectEvent{What: what("attach"), Text: e.Message, FromThem: true}, true
 	}
 	return subjectEvent{}, false
 }
 
 // statusProblem explains a status link that does not work.
 func (h *Handler) statusProblem(c *gin.Context, err error) {
+	returnToStatus(c, c.Param("token"))
 	he := asHTTPError(err)
 	if he.Status >= 500 {
 		h.fail(c, err)
 		return
 	}
-	msg := "This status link is not valid. Use the link from our most recent e-mail."
+	l := h.loc(c)
+	msg := l.T("status.link_invalid")
 	if errors.Is(err, service.ErrTokenSpent) || errors.Is(err, service.ErrTokenExpired) {
-		msg = "This status link no longer works. If you need to know more about your request, contact us with its reference."
+		msg = l.T("status.link_gone")
 		he = &httpError{http.StatusGone, he.Code, msg, nil}
 	}
 	h.renderError(c, &httpError{he.Status, he.Code, msg, nil})
@@ -177,7 +216,7 @@ func (h *Handler) answerQuestion(c *gin.Context) {
 	if !ok {
 		return
 	}
-	_, err := h.svc.ProvideInfo(c.Request.Context(), token, f.Message)
+	_, err := h.svc.ProvideInfo(c.Request.Context(), token, f.Message, h.language(c))
 	var ve *service.ValidationError
 	var we *workflow.Error
 	switch {
@@ -185,10 +224,10 @@ func (h *Handler) answerQuestion(c *gin.Context) {
 		h.renderStatus(c, http.StatusUnprocessableEntity, token, ve.Fields["message"], f.Message)
 		return
 	case errors.As(err, &we) && we.Kind == workflow.ErrInvalid:
-		h.renderStatus(c, http.StatusUnprocessableEntity, token, "Write your answer.", f.Message)
+		h.renderStatus(c, http.StatusUnprocessableEntity, token, h.loc(c).T("status.write_answer"), f.Message)
 		return
 	case errors.As(err, &we), errors.Is(err, models.ErrConflict):
-		h.renderStatus(c, http.StatusConflict, token, "Your request is not waiting for an answer any more.", f.Message)
+		h.renderStatus(c, http.StatusConflict, token, h.loc(c).T("status.not_awaiting"), f.Message)
 		return
 	case err != nil:
 		h.statusProblem(c, err)
@@ -204,9 +243,10 @@ func (h *Handler) confirmWithdraw(c *gin.Context) {
 		h.statusProblem(c, err)
 		return
 	}
-	h.render(c, http.StatusOK, "withdraw", "Withdraw your request", map[string]any{
+	l := h.loc(c)
+	h.render(c, http.StatusOK, "withdraw", l.T("withdraw.title"), map[string]any{
 		"R": req, "Token": c.Param("token"), "CanWithdraw": canWithdraw(workflow.State(req.Status)),
-		"TypeTitle": workflow.RequestType(req.Type).Title(),
+		"TypeTitle": l.T("type." + req.Type + ".title"),
 	})
 }
 
@@ -219,7 +259,8 @@ func (h *Handler) withdrawRequest(c *gin.Context) {
 		return
 	}
 	if c.PostForm("confirm") != "yes" {
-		h.fail(c, invalid(map[string]string{"confirm": "Tick the box to confirm that you want to withdraw."}))
+		c.Set(langReturnKey, "/status/"+url.PathEscape(token)+"/withdraw")
+		h.fail(c, invalid(map[string]string{"confirm": h.loc(c).T("withdraw.tick")}))
 		return
 	}
 	_, err := h.svc.Withdraw(c.Request.Context(), token)
@@ -235,11 +276,11 @@ func (h *Handler) withdrawRequest(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/status/"+url.PathEscape(token)+"?done=withdraw")
 }
 
-func appealBy(r *models.Request, loc *time.Location) string {
+func appealBy(l *i18n.Localizer, r *models.Request, loc *time.Location) string {
 	if r.AppealBy == nil {
 		return ""
 	}
-	return r.AppealBy.In(loc).Format("Monday, 2 January 2006")
+	return l.Date(r.AppealBy.In(loc))
 }
 
 // appealRequest is the subject's appeal against a rejection.
@@ -248,7 +289,7 @@ func (h *Handler) appealRequest(c *gin.Context) {
 	if !ok {
 		return
 	}
-	_, err := h.svc.Appeal(c.Request.Context(), token, f.Message)
+	_, err := h.svc.Appeal(c.Request.Context(), token, f.Message, h.language(c))
 	var ve *service.ValidationError
 	var we *workflow.Error
 	switch {
@@ -258,10 +299,14 @@ func (h *Handler) appealRequest(c *gin.Context) {
 			"AppealError": ve.Fields["message"], "Appeal": f.Message})
 		return
 	case errors.As(err, &we):
-		h.renderStatus(c, http.StatusConflict, token, "An appeal is not possible now: "+we.Msg+".", "")
+		why := "status.no_appeal"
+		if strings.HasPrefix(we.Msg, "the appeal window closed") {
+			why = "status.appeal_closed"
+		}
+		h.renderStatus(c, http.StatusConflict, token, h.loc(c).T(why), "")
 		return
 	case errors.Is(err, models.ErrConflict):
-		h.renderStatus(c, http.StatusConflict, token, "Your request changed meanwhile; please look again.", "")
+		h.renderStatus(c, http.StatusConflict, token, h.loc(c).T("status.changed"), "")
 		return
 	case err != nil:
 		h.statusProblem(c, err)

@@ -10,9 +10,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
+	"rightsportal/i18n"
 	"rightsportal/models"
 	"rightsportal/packages"
 	"rightsportal/workflow"
@@ -102,28 +104,33 @@ type Upload struct {
 	req   *models.Request
 	token string
 	kept  bool
+	// l says why a file is refused, in the language of the page.
+	l *i18n.Localizer
 }
 
-// NewFormUpload starts the upload of files sent with a new request.
-func (s *Service) NewFormUpload() (*Upload, error) {
+// NewFormUpload starts the upload of files sent with a new request; lang
+// is the form's language, for the refusals.
+func (s *Service) NewFormUpload(lang string) (*Upload, error) {
 	st, err := s.attachmentStore()
 	if err != nil {
 		return nil, err
 	}
 	a := s.cfg.Attachments
 	return &Upload{s: s, store: st, source: SourceForm, room: min(a.MaxFilesPerUpload, a.MaxFilesPerRequest),
-		perUpload: a.MaxFilesPerUpload}, nil
+		perUpload: a.MaxFilesPerUpload, l: s.loc(lang)}, nil
 }
 
 // StartStatusUpload opens the request behind a status link for an
 // upload, before any file is read: a closed or purged request, or one
-// that holds as many files as it may, is refused at once.
-func (s *Service) StartStatusUpload(ctx context.Context, token string) (*Upload, error) {
+// that holds as many files as it may, is refused at once. lang is the
+// page's language, for the refusals.
+func (s *Service) StartStatusUpload(ctx context.Context, token, lang string) (*Upload, error) {
 	_, req, err := s.statusToken(ctx, token)
 	if err != nil {
 		return nil, err
 	}
-	room, err := s.attachRoom(ctx, req)
+	l := s.loc(lang)
+	room, err := s.attachRoom(ctx, req, l)
 	if err != nil {
 		return nil, err
 	}
@@ -133,14 +140,13 @@ func (s *Service) StartStatusUpload(ctx context.Context, token string) (*Upload,
 	}
 	a := s.cfg.Attachments
 	return &Upload{s: s, store: st, source: SourceStatusPage, room: min(room, a.MaxFilesPerUpload),
-		perUpload: a.MaxFilesPerUpload, req: req, token: token}, nil
+		perUpload: a.MaxFilesPerUpload, req: req, token: token, l: l}, nil
 }
 
 // attachRoom is how many more files req may take, or why it takes none.
-func (s *Service) attachRoom(ctx context.Context, req *models.Request) (int, error) {
+func (s *Service) attachRoom(ctx context.Context, req *models.Request, l *i18n.Localizer) (int, error) {
 	if req.PurgedAt != nil || workflow.State(req.Status).Closed() {
-		return 0, &AttachmentError{ErrAttachmentsClosed,
-			"Your request is closed, so we cannot take files for it any more. If you need to send us something, make a new request or contact us with your reference."}
+		return 0, &AttachmentError{ErrAttachmentsClosed, l.T("attach.closed")}
 	}
 	n, err := s.store.CountAttachments(ctx, req.ID)
 	if err != nil {
@@ -148,8 +154,7 @@ func (s *Service) attachRoom(ctx context.Context, req *models.Request) (int, err
 	}
 	max := s.cfg.Attachments.MaxFilesPerRequest
 	if n >= max {
-		return 0, &AttachmentError{ErrTooManyAttachments,
-			fmt.Sprintf("Your request already has the most files it can take (%d). Contact us if you need to send more.", max)}
+		return 0, &AttachmentError{ErrTooManyAttachments, l.T("attach.request_full", "Max", max)}
 	}
 	return max - n, nil
 }
@@ -171,10 +176,9 @@ func (u *Upload) Add(client string, r io.Reader) error {
 	shown := packages.AttachmentName(client, "")
 	if len(u.files) >= u.room {
 		if u.room < u.perUpload {
-			return &AttachmentError{ErrTooManyAttachments,
-				fmt.Sprintf("You can send at most %d more files with this request.", u.room)}
+			return &AttachmentError{ErrTooManyAttachments, u.l.N("attach.room", u.room)}
 		}
-		return &AttachmentError{ErrTooManyAttachments, fmt.Sprintf("Send at most %d files at a time.", u.room)}
+		return &AttachmentError{ErrTooManyAttachments, u.l.N("attach.per_upload", u.room)}
 	}
 	head := make([]byte, packages.SniffHead)
 	n, err := io.ReadFull(r, head)
@@ -183,12 +187,12 @@ func (u *Upload) Add(client string, r io.Reader) error {
 	}
 	head = head[:n]
 	if n == 0 {
-		return &AttachmentError{ErrAttachmentEmpty, fmt.Sprintf("The file %q is empty.", shown)}
+		return &AttachmentError{ErrAttachmentEmpty, u.l.T("attach.empty", "Name", strconv.Quote(shown))}
 	}
 	ctype, ok := packages.SniffAttachment(head)
 	if !ok {
 		return &AttachmentError{ErrAttachmentType,
-			fmt.Sprintf("The file %q is not a %s file. Send a PDF document or a photo or scan as PNG or JPEG.", shown, packages.AttachmentKinds)}
+			u.l.T("attach.wrong_type", "Name", strconv.Quote(shown), "Kinds", u.l.T("attach.kinds"))}
 	}
 	max := u.s.cfg.Attachments.MaxFileBytes
 	stored := storedName()
@@ -199,7 +203,7 @@ func (u *Upload) Add(client string, r io.Reader) error {
 	_, err = io.Copy(storeWriter{w}, io.MultiReader(bytes.NewReader(head), io.LimitReader(r, max+1-int64(n))))
 	if err == nil && w.Size() > max {
 		err = &AttachmentError{ErrAttachmentTooLarge,
-			fmt.Sprintf("The file %q is larger than %s. Send a smaller file, for example a scan at a lower resolution.", shown, humanBytes(max))}
+			u.l.T("attach.too_large", "Name", strconv.Quote(shown), "Size", humanBytes(max))}
 	}
 	if err != nil {
 		w.Abort()
@@ -253,20 +257,19 @@ func (u *Upload) event(state string) *models.Event {
 // on any error the caller's Discard removes them.
 func (s *Service) FinishStatusUpload(ctx context.Context, u *Upload) (*models.Request, error) {
 	if u.Len() == 0 {
-		return nil, &AttachmentError{ErrAttachmentEmpty, "Choose at least one file to send."}
+		return nil, &AttachmentError{ErrAttachmentEmpty, u.l.T("attach.none_chosen")}
 	}
 	req := u.req
 	max := s.cfg.Attachments.MaxFilesPerRequest
 	// A conflict means the request moved on while the files streamed in:
 	// look again and decide on what it is now.
 	for try := 0; try < 3; try++ {
-		room, err := s.attachRoom(ctx, req)
+		room, err := s.attachRoom(ctx, req, u.l)
 		if err != nil {
 			return nil, err
 		}
 		if room < u.Len() {
-			return nil, &AttachmentError{ErrTooManyAttachments,
-				fmt.Sprintf("You can send at most %d more files with this request.", room)}
+			return nil, &AttachmentError{ErrTooManyAttachments, u.l.N("attach.room", room)}
 		}
 		now := models.Now(s.now())
 		out, err := s.store.Apply(ctx, now, models.Change{RequestID: req.ID, Bookkeeping: true,
@@ -396,9 +399,9 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// AttachmentLimits describes the limits for the forms' hints.
-func (s *Service) AttachmentLimits() string {
+// AttachmentLimits describes the limits for the forms' hints, in lang.
+func (s *Service) AttachmentLimits(lang string) string {
 	a := s.cfg.Attachments
-	return fmt.Sprintf("%s only, up to %s each, at most %d files at a time.",
-		packages.AttachmentKinds, humanBytes(a.MaxFileBytes), a.MaxFilesPerUpload)
+	l := s.loc(lang)
+	return l.N("attach.limits", a.MaxFilesPerUpload, "Kinds", l.T("attach.kinds"), "Size", humanBytes(a.MaxFileBytes))
 }

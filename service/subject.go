@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"rightsportal/i18n"
 	"rightsportal/mailer"
 	"rightsportal/models"
 	"rightsportal/workflow"
@@ -47,19 +48,20 @@ func (s *Service) statusToken(ctx context.Context, token string) (*models.Token,
 }
 
 // ProvideInfo records the subject's answer to a staff question (from the
-// status page) and puts the request back into review.
-func (s *Service) ProvideInfo(ctx context.Context, token, answer string) (*models.Request, error) {
+// status page) and puts the request back into review. lang is the
+// language of the page, for what is wrong with the answer.
+func (s *Service) ProvideInfo(ctx context.Context, token, answer, lang string) (*models.Request, error) {
 	_, req, err := s.statusToken(ctx, token)
 	if err != nil {
 		return nil, err
 	}
-	return s.provideInfo(ctx, req, answer, "status page", nil)
+	return s.provideInfo(ctx, req, answer, lang, "status page", nil)
 }
 
-func (s *Service) provideInfo(ctx context.Context, req *models.Request, answer, via string, in *models.Inbound) (*models.Request, error) {
+func (s *Service) provideInfo(ctx context.Context, req *models.Request, answer, lang, via string, in *models.Inbound) (*models.Request, error) {
 	answer = strings.TrimSpace(answer)
-	if m := workflow.CheckText(answer, MaxAnswerLen, true); m != "" {
-		return nil, &ValidationError{Fields: map[string]string{"message": m}}
+	if err := s.checkAnswer(answer, lang); err != nil {
+		return nil, err
 	}
 	now := models.Now(s.now())
 	out, err := workflow.Decide(s.snapshot(req), workflow.Input{Action: workflow.ActionProvideInfo,
@@ -157,7 +159,8 @@ func (s *Service) answerByReply(ctx context.Context, tok *models.Token, req *mod
 	if strings.TrimSpace(reply.Text) == "" {
 		return InboundResult{InboundIgnored, "the reply has no text of its own"}, nil
 	}
-	_, err := s.provideInfo(ctx, req, reply.Text, "reply", s.keepInbound(reply, raw, tok.Purpose))
+	// The refusal is logged for staff, in English.
+	_, err := s.provideInfo(ctx, req, reply.Text, i18n.Source, "reply", s.keepInbound(reply, raw, tok.Purpose))
 	var we *workflow.Error
 	if errors.Is(err, models.ErrConflict) || errors.As(err, &we) {
 		return InboundResult{InboundIgnored, "the request changed meanwhile"}, nil
@@ -182,15 +185,16 @@ func (s *Service) stateSet(req *models.Request, out workflow.Outcome, now time.T
 
 // Appeal contests a rejection from the status page, where the jurisdiction
 // grants an appeal and its window is open. The appeal gets its own
-// deadline; staff other than the one who rejected decide it.
-func (s *Service) Appeal(ctx context.Context, token, message string) (*models.Request, error) {
+// deadline; staff other than the one who rejected decide it. lang is the
+// page's language, for what is wrong with the message.
+func (s *Service) Appeal(ctx context.Context, token, message, lang string) (*models.Request, error) {
 	_, req, err := s.statusToken(ctx, token)
 	if err != nil {
 		return nil, err
 	}
 	message = strings.TrimSpace(message)
-	if m := workflow.CheckText(message, MaxAnswerLen, true); m != "" {
-		return nil, &ValidationError{Fields: map[string]string{"message": m}}
+	if err := s.checkAnswer(message, lang); err != nil {
+		return nil, err
 	}
 	now := models.Now(s.now())
 	out, err := workflow.Decide(s.snapshot(req), workflow.Input{Action: workflow.ActionAppeal,

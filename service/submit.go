@@ -114,22 +114,24 @@ func verifySecret(cfg *config.Config, token string) mailer.Secret {
 
 // checkSubmit normalises the input and lists everything wrong with it.
 func (s *Service) checkSubmit(in SubmitInput) (SubmitInput, *config.Policy, error) {
+	// The messages are for the subject, in the subject's language.
+	l := s.loc(in.Language)
 	errs := map[string]string{}
 	t := workflow.RequestType(strings.TrimSpace(in.Type))
 	in.Type = string(t)
 	if !t.Valid() {
-		errs["type"] = "Choose which right you want to use."
+		errs["type"] = l.T("check.choose_type")
 	}
 	email, msg := NormalizeEmail(in.Email)
 	in.Email = email
 	if msg != "" {
-		errs["email"] = msg
+		errs["email"] = sayCheck(l, msg)
 	}
 	in.FullName = strings.Join(strings.Fields(in.FullName), " ")
 	if m := workflow.CheckText(in.FullName, workflow.MaxNameLen, false); m != "" {
-		errs["full_name"] = m
+		errs["full_name"] = sayCheck(l, m)
 	} else if in.FullName == "" {
-		errs["full_name"] = "Enter your name, so that we can find your data."
+		errs["full_name"] = l.T("check.name_required")
 	}
 	in.Jurisdiction = strings.TrimSpace(in.Jurisdiction)
 	if in.Jurisdiction == "" {
@@ -138,13 +140,13 @@ func (s *Service) checkSubmit(in SubmitInput) (SubmitInput, *config.Policy, erro
 	pol := s.cfg.Policy(in.Jurisdiction)
 	switch {
 	case pol == nil:
-		errs["jurisdiction"] = "Choose where you live from the list."
+		errs["jurisdiction"] = l.T("check.jurisdiction")
 	case t.Valid() && !pol.Allows(t):
-		errs["type"] = fmt.Sprintf("This right is not available under %s.", pol.Name)
+		errs["type"] = l.T("check.not_available", "Law", l.Or("law."+in.Jurisdiction+".name", pol.Name))
 	}
 	if t.Valid() {
 		in.Details = in.Details.Normalize(t)
-		for k, v := range in.Details.Validate(t) {
+		for k, v := range sayChecks(l, in.Details.Validate(t)) {
 			errs[k] = v
 		}
 	}

@@ -416,7 +416,7 @@ func TestSweepExtensionWarningAfterPause(t *testing.T) {
 	swAct(t, a, ann, id, service.ActInput{Action: "request_info", Message: "Which account number?"})
 	link := a.MailWithSubject(email, "A question").Link(t, "/status/")
 	a.Clock.Advance(20 * 24 * time.Hour)
-	if _, err := a.Svc.ProvideInfo(context.Background(), link[strings.LastIndex(link, "/")+1:], "It is 12345."); err != nil {
+	if _, err := a.Svc.ProvideInfo(context.Background(), link[strings.LastIndex(link, "/")+1:], "It is 12345.", "en"); err != nil {
 		t.Fatal(err)
 	}
 	if r := swRequest(t, a, id); !r.DueAt.After(announceBy.AddDate(0, 0, 15)) {
