@@ -179,7 +179,9 @@ func subjectView(l *i18n.Localizer, e models.Event) (subjectEvent, bool) {
 
 // statusProblem explains a status link that does not work.
 func (h *Handler) statusProblem(c *gin.Context, err error) {
-	returnToStatus(c, c.Param("token"))
+	// The switcher leads home: a link that does not work is not repeated
+	// (every unknown token gets the same page, SECURITY.md).
+	c.Set(langReturnKey, "/")
 	he := asHTTPError(err)
 	if he.Status >= 500 {
 		h.fail(c, err)
