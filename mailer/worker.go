@@ -128,8 +128,8 @@ func (w *SendWorker) sent(ctx context.Context, m *models.Mail, secrets []Secret)
 }
 
 // build makes the MIME message: a text part and an HTML alternative, the
-// Message-ID fixed at queue time, and Auto-Submitted so that well-behaved
-// autoresponders stay quiet (RFC 3834).
+// Message-ID fixed at queue time, Auto-Submitted so that well-behaved
+// autoresponders stay quiet (RFC 3834), and the mail's Content-Language.
 func (w *SendWorker) build(m *models.Mail, secrets []Secret) (*gomail.Msg, error) {
 	msg := gomail.NewMsg()
 	if err := msg.From(w.From); err != nil {
@@ -146,6 +146,10 @@ func (w *SendWorker) build(m *models.Mail, secrets []Secret) (*gomail.Msg, error
 	msg.SetDateWithValue(m.CreatedAt)
 	msg.SetGenHeader("Auto-Submitted", "auto-generated")
 	msg.SetGenHeader("X-Auto-Response-Suppress", "OOF, AutoReply")
+	if m.Language != "" {
+		// RFC 3282: the language the reader is addressed in.
+		msg.SetGenHeader(gomail.HeaderContentLang, m.Language)
+	}
 	msg.SetUserAgent("rightsportal")
 	msg.SetBodyString(gomail.TypeTextPlain, reveal(m.TextBody, secrets))
 	msg.AddAlternativeString(gomail.TypeTextHTML, reveal(m.HTMLBody, secrets))

@@ -141,11 +141,13 @@ type Mail struct {
 	ID        int64   `gorm:"primaryKey"`
 	RequestID *string `gorm:"size:36;index"`
 	Kind      string  `gorm:"size:32;not null"`
-	ToAddr    string  `gorm:"size:254;not null"`
-	ReplyTo   string  `gorm:"size:320;not null"`
-	Subject   string  `gorm:"not null"`
-	TextBody  string  `gorm:"not null"`
-	HTMLBody  string  `gorm:"not null"`
+	// Language is the mail's language, sent as Content-Language.
+	Language  string `gorm:"size:16;not null;default:'en'"`
+	ToAddr    string `gorm:"size:254;not null"`
+	ReplyTo   string `gorm:"size:320;not null"`
+	Subject   string `gorm:"not null"`
+	TextBody  string `gorm:"not null"`
+	HTMLBody  string `gorm:"not null"`
 	Sealed    []byte
 	MessageID string    `gorm:"size:255;not null;uniqueIndex"`
 	Status    string    `gorm:"size:16;not null"`
