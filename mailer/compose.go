@@ -22,16 +22,25 @@ import (
 
 // Composer renders mail from the templates in templates/mail: for each
 // kind a subject line and a text part (text/template) and an HTML part
-// (html/template, inside a shared layout).
+// (html/template, inside a shared layout). Mail to a data subject is
+// parsed once per configured language, with that language's template
+// functions ({{t "key"}}, {{date .At}}, {{lang}}) bound; staff notices
+// once, in English, the language staff work in.
 type Composer struct {
 	from        *mail.Address
 	replyLocal  string
 	replyDomain string
 	key         []byte
 	cat         *i18n.Catalog
-	subjects    map[string]*texttemplate.Template
-	texts       map[string]*texttemplate.Template
-	htmls       map[string]*htmltemplate.Template
+	// sets is each kind's templates by language.
+	sets map[string]map[string]*templateSet
+}
+
+// templateSet is one kind's three templates in one language.
+type templateSet struct {
+	subject *texttemplate.Template
+	text    *texttemplate.Template
+	html    *htmltemplate.Template
 }
 
 // Kinds are the mails the portal sends; each has three templates.
@@ -57,22 +66,55 @@ func NewComposer(tfs fs.FS, from, replyLocal, replyDomain string, key []byte, ca
 		return nil, fmt.Errorf("mailer: no language catalog")
 	}
 	c := &Composer{from: addr, replyLocal: replyLocal, replyDomain: replyDomain, key: key, cat: cat,
-		subjects: map[string]*texttemplate.Template{}, texts: map[string]*texttemplate.Template{},
-		htmls: map[string]*htmltemplate.Template{}}
+		sets: map[string]map[string]*templateSet{}}
 	for _, k := range Kinds() {
-		// missingkey=error: a template that names data the caller did not
-		// give fails loudly instead of mailing "<no value>".
-		if c.subjects[k], err = texttemplate.New(k+".subject.txt").Option("missingkey=error").ParseFS(tfs, "mail/"+k+".subject.txt"); err != nil {
-			return nil, fmt.Errorf("mailer: %w", err)
+		langs := cat.Languages()
+		if staffKind(k) {
+			langs = []string{i18n.Source}
 		}
-		if c.texts[k], err = texttemplate.New(k+".txt").Option("missingkey=error").ParseFS(tfs, "mail/"+k+".txt"); err != nil {
-			return nil, fmt.Errorf("mailer: %w", err)
-		}
-		if c.htmls[k], err = htmltemplate.New(k+".html").Option("missingkey=error").ParseFS(tfs, "mail/layout.html", "mail/"+k+".html"); err != nil {
-			return nil, fmt.Errorf("mailer: %w", err)
+		c.sets[k] = map[string]*templateSet{}
+		for _, l := range langs {
+			if c.sets[k][l], err = parseKind(tfs, k, cat.For(l).Funcs()); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return c, nil
+}
+
+// parseKind parses one kind's templates with one language's functions.
+// missingkey=error: a template that names data the caller did not give
+// fails loudly instead of mailing "<no value>".
+func parseKind(tfs fs.FS, k string, funcs map[string]any) (*templateSet, error) {
+	var ts templateSet
+	var err error
+	if ts.subject, err = texttemplate.New(k+".subject.txt").Option("missingkey=error").Funcs(funcs).ParseFS(tfs, "mail/"+k+".subject.txt"); err != nil {
+		return nil, fmt.Errorf("mailer: %w", err)
+	}
+	if ts.text, err = texttemplate.New(k+".txt").Option("missingkey=error").Funcs(funcs).ParseFS(tfs, "mail/"+k+".txt"); err != nil {
+		return nil, fmt.Errorf("mailer: %w", err)
+	}
+	if ts.html, err = htmltemplate.New(k+".html").Option("missingkey=error").Funcs(funcs).ParseFS(tfs, "mail/layout.html", "mail/"+k+".html"); err != nil {
+		return nil, fmt.Errorf("mailer: %w", err)
+	}
+	return &ts, nil
+}
+
+// staffKind reports whether a kind is a notice to staff, always written
+// in English.
+func staffKind(kind string) bool { return strings.HasPrefix(kind, "staff_") }
+
+// language is the language a mail of kind is written in when the caller
+// asks for want: English for staff, want when it is configured, else the
+// default language.
+func (c *Composer) language(kind, want string) string {
+	switch {
+	case staffKind(kind):
+		return i18n.Source
+	case c.cat.Supported(want):
+		return want
+	}
+	return c.cat.Default()
 }
 
 // Catalog is the languages the composer writes in.
@@ -96,6 +138,10 @@ func NewSecret(name, value string) Secret {
 type Message struct {
 	Kind string
 	To   string
+	// Lang is the language of a mail to a data subject: the request's
+	// language; empty or not configured means the default language.
+	// Staff notices ignore it (they are in English).
+	Lang string
 	// ReplyToken, when set, makes the Reply-To address carry a token:
 	// <reply_local>+<token>@<reply_domain>, as a secret of its own.
 	ReplyToken string
@@ -105,17 +151,19 @@ type Message struct {
 
 // Compose renders m into a mail row ready to be queued.
 func (c *Composer) Compose(m Message) (*models.Mail, error) {
-	if c.subjects[m.Kind] == nil {
+	if c.sets[m.Kind] == nil {
 		return nil, fmt.Errorf("mailer: no templates for mail kind %q", m.Kind)
 	}
+	lang := c.language(m.Kind, m.Lang)
+	ts := c.sets[m.Kind][lang]
 	var subj, text, html bytes.Buffer
-	if err := c.subjects[m.Kind].Execute(&subj, m.Data); err != nil {
+	if err := ts.subject.Execute(&subj, m.Data); err != nil {
 		return nil, fmt.Errorf("mailer: render %s subject: %w", m.Kind, err)
 	}
-	if err := c.texts[m.Kind].Execute(&text, m.Data); err != nil {
+	if err := ts.text.Execute(&text, m.Data); err != nil {
 		return nil, fmt.Errorf("mailer: render %s text: %w", m.Kind, err)
 	}
-	if err := c.htmls[m.Kind].ExecuteTemplate(&html, "layout", m.Data); err != nil {
+	if err := ts.html.ExecuteTemplate(&html, "layout", m.Data); err != nil {
 		return nil, fmt.Errorf("mailer: render %s html: %w", m.Kind, err)
 	}
 	secrets := m.Secrets
@@ -130,7 +178,7 @@ func (c *Composer) Compose(m Message) (*models.Mail, error) {
 		return nil, err
 	}
 	return &models.Mail{
-		Kind: m.Kind, ToAddr: m.To, ReplyTo: replyTo,
+		Kind: m.Kind, Language: lang, ToAddr: m.To, ReplyTo: replyTo,
 		Subject:  strings.Join(strings.Fields(subj.String()), " "),
 		TextBody: text.String(), HTMLBody: html.String(),
 		Sealed: sealed, MessageID: c.newMessageID(),
