@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"rightsportal/config"
+	"rightsportal/i18n"
 	"rightsportal/mailer"
 	"rightsportal/models"
 	"rightsportal/workflow"
@@ -169,9 +170,7 @@ func (s *Service) staffChange(ctx context.Context, staff *models.Staff, req *mod
 	case workflow.ActionDenyAppeal:
 		ch.Set["appeal_used"] = true
 		ch.Set["appeal_outcome"] = "denied"
-		pol := s.policy(req.Jurisdiction)
-		err = s.addSubjectMail(&ch, req, "appeal_denied", map[string]any{"Reason": reason,
-			"Authority": pol.Authority, "Law": pol.Name}, false)
+		err = s.addSubjectMail(&ch, req, "appeal_denied", s.withLaw(req, map[string]any{"Reason": reason}), false)
 	}
 	return ch, err
 }
@@ -208,29 +207,38 @@ func (s *Service) findStaff(ctx context.Context, name string) (*models.Staff, er
 }
 
 func (s *Service) extendChange(ch *models.Change, req *models.Request, reason string) error {
-	pol := s.policy(req.Jurisdiction)
 	due := s.dueFor(req, true, req.PausedDays)
 	ch.Set["extended"] = true
 	ch.Set["due_at"] = due
 	ch.Event.Message = "new due date " + s.cal.Today(due).String()
-	return s.addSubjectMail(ch, req, "extension", map[string]any{
-		"Reason": reason, "DueDate": s.formatDate(due), "OldDueDate": s.formatDate(req.DueAt),
-		"Extension": pol.Rules.MaxExtension.String(), "Law": pol.Name,
-	}, false)
+	return s.addSubjectMail(ch, req, "extension", s.withLaw(req, map[string]any{
+		"Reason": reason, "DueDate": s.formatDate(req.Language, due), "OldDueDate": s.formatDate(req.Language, req.DueAt),
+	}), false)
 }
 
 func (s *Service) rejectionData(req *models.Request, code, message string, appealBy any) map[string]any {
-	pol := s.policy(req.Jurisdiction)
 	by := ""
 	if t, ok := appealBy.(time.Time); ok {
-		by = s.formatDate(t)
+		by = s.formatDate(req.Language, t)
 	}
-	return map[string]any{"ReasonCode": code, "ReasonText": rejectionText(workflow.RejectionCode(code)),
-		"Explanation": message, "Authority": pol.Authority, "Law": pol.Name, "AppealBy": by}
+	return s.withLaw(req, map[string]any{"ReasonCode": code, "ReasonText": s.rejectionText(req.Language, workflow.RejectionCode(code)),
+		"Explanation": message, "AppealBy": by})
 }
 
-// rejectionText says each reason code in plain words for the subject.
-func rejectionText(c workflow.RejectionCode) string {
+// rejectionText says a reason code in plain words for the subject, in
+// lang (the catalog's rejection.<code>; "other" is rejection.other_reason,
+// since go-i18n reserves "other" for plural forms).
+func (s *Service) rejectionText(lang string, c workflow.RejectionCode) string {
+	key := string(c)
+	if c == workflow.RejectOther {
+		key = "other_reason"
+	}
+	return s.loc(lang).Or("rejection."+key, rejectionTextEN(c))
+}
+
+// rejectionTextEN is a reason code's English words, for a code no
+// catalog has.
+func rejectionTextEN(c workflow.RejectionCode) string {
 	switch c {
 	case workflow.RejectIdentityNotVerified:
 		return "We could not confirm that the request comes from the person whose data it concerns."
@@ -254,7 +262,7 @@ func (s *Service) addSubjectMail(ch *models.Change, req *models.Request, kind st
 	status, statusHash := NewToken()
 	link := mailer.NewSecret("status_url", s.cfg.HTTP.BaseURL+"/status/"+status)
 	extra["StatusURL"] = link.Placeholder
-	msg := mailer.Message{Kind: kind, To: req.Email, Data: s.mailData(req, extra), Secrets: []mailer.Secret{link}}
+	msg := mailer.Message{Kind: kind, To: req.Email, Lang: req.Language, Data: s.mailData(req, extra), Secrets: []mailer.Secret{link}}
 	ch.Tokens = append(ch.Tokens, &models.Token{Purpose: models.TokenStatus, Hash: statusHash, ExpiresAt: statusExpiry(req)})
 	if replyable {
 		reply, replyHash := NewToken()
@@ -280,7 +288,7 @@ func statusExpiry(req *models.Request) time.Time {
 func (s *Service) addStaffMail(ch *models.Change, req *models.Request, to *models.Staff, kind string, extra map[string]any) error {
 	extra["StaffName"] = to.Name
 	extra["FileURL"] = s.cfg.HTTP.BaseURL + "/staff/requests/" + req.ID
-	m, err := s.mail.Compose(mailer.Message{Kind: kind, To: to.Email, Data: s.mailData(req, extra)})
+	m, err := s.mail.Compose(mailer.Message{Kind: kind, To: to.Email, Lang: i18n.Source, Data: s.mailDataIn(i18n.Source, req, extra)})
 	if err != nil {
 		return err
 	}
@@ -347,7 +355,7 @@ func (s *Service) completeChange(ctx context.Context, ch *models.Change, req *mo
 	if _, err := s.store.PackageOf(ctx, req.ID); err == nil {
 		until := models.Now(s.now().Add(s.cfg.Fulfilment.DownloadFor.D()))
 		ch.ReleasePackageUntil = &until
-		extra["HasPackage"], extra["DownloadUntil"] = true, s.formatDate(until)
+		extra["HasPackage"], extra["DownloadUntil"] = true, s.formatDate(req.Language, until)
 	} else if !errors.Is(err, models.ErrNotFound) {
 		return err
 	}

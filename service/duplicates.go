@@ -86,8 +86,9 @@ func (s *Service) CloseDuplicate(ctx context.Context, staff *models.Staff, id st
 			return nil, err
 		}
 	}
-	msg := fmt.Sprintf("This request repeats your request %s of %s, which we are answering. Follow that one from the link in its mails.",
-		other.Reference, s.formatDate(other.CreatedAt))
+	// The message goes to the subject, so it is in the request's language.
+	msg := s.loc(req.Language).T("mail.rejection.duplicate_of", "Other", other.Reference,
+		"Date", s.formatDate(req.Language, other.CreatedAt))
 	closed, err := s.Act(ctx, staff, id, ActInput{Action: string(workflow.ActionReject), Reason: string(workflow.RejectDuplicate),
 		Message: msg, Version: req.Version})
 	if err != nil {

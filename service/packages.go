@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"rightsportal/connectors"
+	"rightsportal/i18n"
 	"rightsportal/mailer"
 	"rightsportal/models"
 	"rightsportal/packages"
@@ -252,7 +253,7 @@ func (s *Service) SendDownloadCode(ctx context.Context, statusToken string) erro
 		return err
 	}
 	code := newCode()
-	m, err := s.mail.Compose(mailer.Message{Kind: "download_code", To: req.Email,
+	m, err := s.mail.Compose(mailer.Message{Kind: "download_code", To: req.Email, Lang: req.Language,
 		Data:    s.mailData(req, map[string]any{"Code": mailer.NewSecret("code", code).Placeholder, "Minutes": int(DownloadCodeTTL.Minutes())}),
 		Secrets: []mailer.Secret{mailer.NewSecret("code", code)}})
 	if err != nil {
@@ -333,7 +334,7 @@ func (s *Service) ReleaseAgain(ctx context.Context, actor *models.Staff, request
 		Set: map[string]any{"updated_at": now}, ReleasePackageUntil: &until,
 		Event: &models.Event{Action: "release_package", FromState: req.Status, ToState: req.Status,
 			ActorKind: string(workflow.ActorStaff), ActorID: actor.ID,
-			Reason: "download window reopened until " + s.formatDate(until)}}
+			Reason: "download window reopened until " + s.formatDate(i18n.Source, until)}}
 	_, err = s.store.Apply(ctx, now, ch)
 	return err
 }

@@ -137,9 +137,12 @@ func (s *Service) runNotify(ctx context.Context, t *models.Task, req *models.Req
 		}
 		return "told by webhook", nil
 	}
-	m, err := s.mail.Compose(mailer.Message{Kind: "recipient_notice", To: rc.NotifyMail,
-		Data: s.mailData(req, map[string]any{"Recipient": rc.Name, "System": sys.Name, "Email": req.Email,
-			"Action": recipientAction(right)})})
+	// The recipient is a third party (Art. 19), not the subject: the
+	// notice is in the default language, whatever the request's.
+	lang := s.mail.Catalog().Default()
+	m, err := s.mail.Compose(mailer.Message{Kind: "recipient_notice", To: rc.NotifyMail, Lang: lang,
+		Data: s.mailDataIn(lang, req, map[string]any{"Recipient": rc.Name, "System": sys.Name, "Email": req.Email,
+			"Action": s.loc(lang).Or("mail.recipient_notice.action_"+recipientKind(right), recipientAction(right))})})
 	if err != nil {
 		return "", err
 	}
@@ -148,6 +151,16 @@ func (s *Service) runNotify(ctx context.Context, t *models.Task, req *models.Req
 		return "", err
 	}
 	return "told by mail to " + rc.NotifyMail, nil
+}
+
+// recipientKind names the recipient's duty for the catalog: erasure,
+// rectification or (for the rest) restriction, as recipientAction.
+func recipientKind(t workflow.RequestType) string {
+	switch t {
+	case workflow.TypeErasure, workflow.TypeRectification:
+		return string(t)
+	}
+	return "restriction"
 }
 
 func recipientAction(t workflow.RequestType) string {

@@ -208,11 +208,10 @@ func (s *Service) Appeal(ctx context.Context, token, message, lang string) (*mod
 		Event: &models.Event{Action: string(workflow.ActionAppeal), FromState: string(out.From),
 			ToState: string(out.To), ActorKind: string(workflow.ActorSubject), Message: message}}
 	due, _ := set["due_at"].(time.Time)
-	pol := s.policy(req.Jurisdiction)
-	if err := s.addSubjectMail(&ch, req, "appeal_received", map[string]any{"DueDate": s.formatDate(due), "Law": pol.Name}, false); err != nil {
+	if err := s.addSubjectMail(&ch, req, "appeal_received", s.withLaw(req, map[string]any{"DueDate": s.formatDate(req.Language, due)}), false); err != nil {
 		return nil, err
 	}
-	if err := s.notifyTeam(ctx, req, &ch, "staff_appeal", map[string]any{"DueDate": s.formatDate(due)}); err != nil {
+	if err := s.notifyTeam(ctx, req, &ch, "staff_appeal", map[string]any{"DueDate": s.formatDate(i18n.Source, due)}); err != nil {
 		return nil, err
 	}
 	return s.store.Apply(ctx, now, ch)

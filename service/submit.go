@@ -75,10 +75,10 @@ func (s *Service) Submit(ctx context.Context, in SubmitInput) (*models.Request, 
 	link, linkHash := NewToken()
 	reply, replyHash := NewToken()
 	m, err := s.mail.Compose(mailer.Message{
-		Kind: "verification", To: req.Email, ReplyToken: reply,
+		Kind: "verification", To: req.Email, ReplyToken: reply, Lang: req.Language,
 		Data: s.mailData(req, map[string]any{
 			"VerifyURL": verifySecret(s.cfg, link).Placeholder,
-			"ExpiresAt": s.formatTime(req.VerifyBy),
+			"ExpiresAt": s.formatTime(req.Language, req.VerifyBy),
 		}),
 		Secrets: []mailer.Secret{verifySecret(s.cfg, link)},
 	})
@@ -180,13 +180,22 @@ func NormalizeEmail(raw string) (string, string) {
 	return e, ""
 }
 
-// mailData is what every mail template may use, plus extra.
+// mailData is what every mail to the subject may use, plus extra: the
+// request's type in the request's language.
 func (s *Service) mailData(r *models.Request, extra map[string]any) map[string]any {
+	return s.mailDataIn(r.Language, r, extra)
+}
+
+// mailDataIn is mailData in lang: the subject's language, the default
+// language for a third party, English (i18n.Source) for staff.
+func (s *Service) mailDataIn(lang string, r *models.Request, extra map[string]any) map[string]any {
 	t := workflow.RequestType(r.Type)
+	l := s.loc(lang)
 	d := map[string]any{
 		"Org": s.cfg.Organisation.Name, "OrgContact": s.cfg.Organisation.PrivacyContact,
 		"BaseURL": s.cfg.HTTP.BaseURL, "Name": r.FullName, "Reference": r.Reference,
-		"TypeTitle": t.Title(), "TypeNoun": t.Noun(), "Type": r.Type,
+		"TypeTitle": l.Or("type."+r.Type+".title", t.Title()), "TypeNoun": l.Or("type."+r.Type+".noun", t.Noun()),
+		"Type": r.Type,
 	}
 	for k, v := range extra {
 		d[k] = v
@@ -194,12 +203,39 @@ func (s *Service) mailData(r *models.Request, extra map[string]any) map[string]a
 	return d
 }
 
-// formatTime shows an instant in the organisation's time zone.
-func (s *Service) formatTime(t time.Time) string {
-	return t.In(s.cal.Loc).Format("2 January 2006, 15:04 MST")
+// formatTime shows an instant in the organisation's time zone, written
+// the way lang writes it.
+func (s *Service) formatTime(lang string, t time.Time) string {
+	return s.loc(lang).DateTime(t.In(s.cal.Loc))
 }
 
-// formatDate shows the local date of an instant.
-func (s *Service) formatDate(t time.Time) string {
-	return t.In(s.cal.Loc).Format("Monday, 2 January 2006")
+// formatDate shows the local date of an instant, written the way lang
+// writes it ("Monday, 7 December 2026", "Montag, 7. Dezember 2026").
+func (s *Service) formatDate(lang string, t time.Time) string {
+	return s.loc(lang).Date(t.In(s.cal.Loc))
+}
+
+// lawWords are a jurisdiction's name, authority and periods in lang: the
+// catalog's words for a shipped law, the configured ones for a law an
+// operator added.
+func (s *Service) lawWords(lang, code string) map[string]any {
+	if s.cfg.Policy(code) == nil {
+		code = s.cfg.Jurisdictions.Default // as s.policy falls back
+	}
+	pol := s.policy(code)
+	l := s.loc(lang)
+	return map[string]any{
+		"Law":       l.Or("law."+code+".name", pol.Name),
+		"Authority": l.Or("law."+code+".authority", pol.Authority),
+		"Period":    l.Period(pol.Rules.Period.Months, pol.Rules.Period.Days),
+		"Extension": l.Period(pol.Rules.MaxExtension.Months, pol.Rules.MaxExtension.Days),
+	}
+}
+
+// withLaw adds the jurisdiction's words to extra.
+func (s *Service) withLaw(r *models.Request, extra map[string]any) map[string]any {
+	for k, v := range s.lawWords(r.Language, r.Jurisdiction) {
+		extra[k] = v
+	}
+	return extra
 }

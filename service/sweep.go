@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"rightsportal/i18n"
 	"rightsportal/mailer"
 	"rightsportal/models"
 	"rightsportal/workflow"
@@ -102,9 +103,9 @@ func (s *Service) remindUnverified(ctx context.Context) (int, error) {
 		}
 		link, linkHash := NewToken()
 		reply, replyHash := NewToken()
-		m, err := s.mail.Compose(mailer.Message{Kind: "verification_reminder", To: r.Email, ReplyToken: reply,
+		m, err := s.mail.Compose(mailer.Message{Kind: "verification_reminder", To: r.Email, ReplyToken: reply, Lang: r.Language,
 			Data: s.mailData(r, map[string]any{"VerifyURL": verifySecret(s.cfg, link).Placeholder,
-				"ExpiresAt": s.formatTime(r.VerifyBy)}),
+				"ExpiresAt": s.formatTime(r.Language, r.VerifyBy)}),
 			Secrets: []mailer.Secret{verifySecret(s.cfg, link)}})
 		if err != nil {
 			return n, err
@@ -151,7 +152,7 @@ func (s *Service) remindDue(ctx context.Context) (int, error) {
 		}
 		ch := models.Change{RequestID: r.ID, Bookkeeping: true, Guard: models.GuardDueNotReminded,
 			Set: map[string]any{"due_reminded_for": r.DueAt}}
-		if err := s.notifyTeam(ctx, r, &ch, "staff_due_soon", map[string]any{"DueDate": s.formatDate(r.DueAt)}); err != nil {
+		if err := s.notifyTeam(ctx, r, &ch, "staff_due_soon", map[string]any{"DueDate": s.formatDate(i18n.Source, r.DueAt)}); err != nil {
 			return n, err
 		}
 		if _, err := s.store.Apply(ctx, now, ch); skip(err) {
@@ -182,7 +183,7 @@ func (s *Service) escalateOverdue(ctx context.Context) (int, error) {
 		r := &list[i]
 		ch := models.Change{RequestID: r.ID, Bookkeeping: true, Guard: models.GuardNotEscalated,
 			Set: map[string]any{"escalated_for": r.DueAt}}
-		extra := map[string]any{"DueDate": s.formatDate(r.DueAt)}
+		extra := map[string]any{"DueDate": s.formatDate(i18n.Source, r.DueAt)}
 		for j := range admins {
 			if err := s.addStaffMail(&ch, r, &admins[j], "staff_overdue", extra); err != nil {
 				return n, err
@@ -276,7 +277,7 @@ func (s *Service) warnExtension(ctx context.Context) (int, error) {
 		}
 		ch := models.Change{RequestID: r.ID, Bookkeeping: true, Guard: models.GuardNotWarned,
 			Set: map[string]any{"extension_warned_at": now}}
-		err := s.notifyTeam(ctx, r, &ch, "staff_extension_deadline", map[string]any{"DueDate": s.formatDate(by)})
+		err := s.notifyTeam(ctx, r, &ch, "staff_extension_deadline", map[string]any{"DueDate": s.formatDate(i18n.Source, by)})
 		if err != nil {
 			return n, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"rightsportal/i18n"
 	"rightsportal/models"
 	"rightsportal/workflow"
 )
@@ -71,15 +72,15 @@ func (s *Service) verify(ctx context.Context, tok *models.Token, req *models.Req
 		// An absolute right: the work starts now; approval follows.
 		ch.Tasks = s.tasksFor(req)
 	}
-	err = s.addSubjectMail(&ch, req, "acknowledgment", map[string]any{
-		"DueDate": s.formatDate(due), "Period": pol.Rules.Period.String(), "Law": pol.Name,
-	}, false)
+	err = s.addSubjectMail(&ch, req, "acknowledgment", s.withLaw(req, map[string]any{
+		"DueDate": s.formatDate(req.Language, due),
+	}), false)
 	if err != nil {
 		return nil, err
 	}
 	if team := s.cfg.Mail.TeamAddress; team != "" {
 		err := s.addStaffMail(&ch, req, &models.Staff{Name: "privacy team", Email: team}, "staff_new_request",
-			map[string]any{"DueDate": s.formatDate(due), "Law": pol.Name})
+			map[string]any{"DueDate": s.formatDate(i18n.Source, due), "Law": pol.Name})
 		if err != nil {
 			return nil, err
 		}
