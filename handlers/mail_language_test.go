@@ -91,3 +91,26 @@ func TestSubjectMailInRequestLanguage(t *testing.T) {
 	q := a.MailWithSubject(email, "Eine Frage zu Ihrem Antrag")
 	wantGerman(t, "question", q, "Welche Kundennummer haben Sie?", "Antworten Sie einfach auf diese E-Mail")
 }
+
+// TestGermanRejectionWording refuses a German request: the reason, the
+// law, the authority and the remedies are the German catalog's words
+// (DSGVO Art. 12(4), 77, 79), not the English configuration's.
+func TestGermanRejectionWording(t *testing.T) {
+	a := apptest.New(t, apptest.Options{})
+	const email = "anna.schmidt@example.com"
+	id, _ := a.Submit(map[string]any{"type": "access", "email": email, "full_name": "Anna Schmidt", "language": "de"})
+	token := apptest.TokenFromLink(t, a.MailWithSubject(email, "Bitte bestätigen").Link(t, "/verify?token="))
+	if resp, body := a.PostJSON("/api/v1/verify", map[string]any{"token": token}, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("verify: %d %v", resp.StatusCode, body)
+	}
+	staff := a.StaffToken("officer@example.org", "reviewer")
+	m := trMust(t, a, staff, id, map[string]any{"action": "start_review", "version": version(trGet(t, a, staff, id))}, "in_review")
+	trMust(t, a, staff, id, map[string]any{"action": "reject", "reason": "manifestly_unfounded",
+		"message": "Das genannte Konto hat es bei uns nie gegeben.", "version": version(m)}, "rejected")
+	r := a.MailWithSubject(email, "Unsere Entscheidung über Ihren Antrag")
+	wantGerman(t, "rejection", r, "Der Antrag ist offenkundig unbegründet.", "Das genannte Konto hat es bei uns nie gegeben.",
+		"Sie haben das Recht, Beschwerde bei einer Aufsichtsbehörde", "einen gerichtlichen Rechtsbehelf einzulegen")
+	if strings.Contains(r.Text, "supervisory authority") {
+		t.Errorf("rejection names the authority in English:\n%s", r.Text)
+	}
+}
