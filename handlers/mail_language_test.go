@@ -57,7 +57,7 @@ func TestSubjectMailInRequestLanguage(t *testing.T) {
 	const email = "anna.schmidt@example.com"
 	id, ref := a.Submit(map[string]any{"type": "access", "email": email, "full_name": "Anna Schmidt", "language": "de"})
 
-	verify := a.MailWithSubject(email, "Bitte bestätigen Sie Ihren Antrag")
+	verify := a.MailWithSubject(email, "Bitte bestätigen Sie Ihre E-Mail-Adresse")
 	wantGerman(t, "verification", verify, "Aktenzeichen "+ref, "Oder antworten Sie einfach auf diese E-Mail.")
 	loc := a.Cfg.Calendar().Loc
 	if expires := a.Clock.Now().Add(a.Cfg.Verification.Window.D()).In(loc); !strings.Contains(verify.Text, deMonths[expires.Month()-1]) {
@@ -74,7 +74,7 @@ func TestSubjectMailInRequestLanguage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ack := a.MailWithSubject(email, "Wir haben Ihren Antrag erhalten")
+	ack := a.MailWithSubject(email, "Eingangsbestätigung – Auskunftsersuchen")
 	wantGerman(t, "acknowledgment", ack, "Wir antworten bis: "+germanDate(due.In(loc)), "(DSGVO) beträgt 1 Monat")
 	if !strings.Contains(ack.HTML, germanDate(due.In(loc))) {
 		t.Errorf("acknowledgment's HTML part lacks the German due date %s", germanDate(due.In(loc)))
@@ -88,7 +88,7 @@ func TestSubjectMailInRequestLanguage(t *testing.T) {
 
 	m := trMust(t, a, staff, id, map[string]any{"action": "start_review", "version": version(req)}, "in_review")
 	trMust(t, a, staff, id, map[string]any{"action": "request_info", "message": "Welche Kundennummer haben Sie?", "version": version(m)}, "awaiting_subject")
-	q := a.MailWithSubject(email, "Eine Frage zu Ihrem Antrag")
+	q := a.MailWithSubject(email, "Rückfrage – Auskunftsersuchen")
 	wantGerman(t, "question", q, "Welche Kundennummer haben Sie?", "Antworten Sie einfach auf diese E-Mail")
 }
 
@@ -107,9 +107,9 @@ func TestGermanRejectionWording(t *testing.T) {
 	m := trMust(t, a, staff, id, map[string]any{"action": "start_review", "version": version(trGet(t, a, staff, id))}, "in_review")
 	trMust(t, a, staff, id, map[string]any{"action": "reject", "reason": "manifestly_unfounded",
 		"message": "Das genannte Konto hat es bei uns nie gegeben.", "version": version(m)}, "rejected")
-	r := a.MailWithSubject(email, "Unsere Entscheidung über Ihren Antrag")
+	r := a.MailWithSubject(email, "Unsere Entscheidung – Auskunftsersuchen")
 	wantGerman(t, "rejection", r, "Der Antrag ist offenkundig unbegründet.", "Das genannte Konto hat es bei uns nie gegeben.",
-		"Sie haben das Recht, Beschwerde bei einer Aufsichtsbehörde", "einen gerichtlichen Rechtsbehelf einzulegen")
+		"das Recht auf Beschwerde bei einer Aufsichtsbehörde", "einen gerichtlichen Rechtsbehelf einzulegen")
 	if strings.Contains(r.Text, "supervisory authority") {
 		t.Errorf("rejection names the authority in English:\n%s", r.Text)
 	}

@@ -85,7 +85,10 @@ func TestMailLanguageChoice(t *testing.T) {
 func TestGermanMailThroughSMTP(t *testing.T) {
 	a := apptest.New(t, apptest.Options{})
 	a.Submit(map[string]any{"type": "access", "email": "anna@example.com", "full_name": "Anna Schmidt", "language": "de"})
-	m := a.MailWithSubject("anna@example.com", "Bitte bestätigen Sie Ihren Antrag")
+	m := a.MailWithSubject("anna@example.com", "Auskunftsersuchen")
+	if !strings.Contains(m.Subject(), "Bitte bestätigen Sie Ihre E-Mail-Adresse") {
+		t.Errorf("subject %q is not the German one", m.Subject())
+	}
 	if got := m.Header.Get("Content-Language"); got != "de" {
 		t.Errorf("Content-Language %q, want de", got)
 	}
