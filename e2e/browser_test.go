@@ -88,14 +88,15 @@ var (
 )
 
 // tab is one browser tab on the portal: it navigates, fills and clicks,
-// writes a screenshot of each page and runs the accessibility check on
-// it.
+// writes a screenshot of each page and runs the accessibility checks
+// (the hand-written one and axe-core) on it.
 type tab struct {
-	t    *testing.T
-	a    *apptest.App
-	ctx  context.Context
-	vp   viewport
-	name string // prefix of the screenshot files: the test's name
+	t     *testing.T
+	a     *apptest.App
+	ctx   context.Context
+	vp    viewport
+	name  string // prefix of the screenshot files: the test's name
+	axeJS string // axe-core's source, read at the first check
 
 	mu      sync.Mutex
 	dialogs []string
