@@ -31,11 +31,27 @@ func (tb *tab) a11y() []string {
 	v := eval[[]string](tb, a11yCheckJS)
 	if tb.vp.Phone {
 		if w := eval[int](tb, `document.documentElement.scrollWidth`); w > int(tb.vp.Width) {
-			v = append(v, fmt.Sprintf("reflow: the page is %dpx wide on a %dpx screen", w, tb.vp.Width))
+			v = append(v, fmt.Sprintf("reflow: the page is %dpx wide on a %dpx screen; too wide: %s",
+				w, tb.vp.Width, strings.Join(eval[[]string](tb, tooWideJS), ", ")))
 		}
 	}
 	return v
 }
+
+// tooWideJS names up to five of the innermost elements that reach past
+// the right edge of the screen, so that a reflow failure says where.
+const tooWideJS = `(() => {
+const wide = e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5;
+const out = [];
+for (const e of document.body.querySelectorAll('*')) {
+  if (wide(e) && ![...e.children].some(wide)) {
+    out.push(e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\s+/).join('.') : '') +
+      ' "' + (e.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 30) + '"');
+    if (out.length === 5) break;
+  }
+}
+return out;
+})()`
 
 // a11yCheckJS is the accessibility check, run in the page. It returns
 // one line per violation (an empty list when the page passes):
