@@ -91,12 +91,11 @@ var (
 // writes a screenshot of each page and runs the accessibility checks
 // (the hand-written one and axe-core) on it.
 type tab struct {
-	t     *testing.T
-	a     *apptest.App
-	ctx   context.Context
-	vp    viewport
-	name  string // prefix of the screenshot files: the test's name
-	axeJS string // axe-core's source, read at the first check
+	t    *testing.T
+	a    *apptest.App
+	ctx  context.Context
+	vp   viewport
+	name string // prefix of the screenshot files: the test's name
 
 	mu      sync.Mutex
 	dialogs []string
