@@ -17,6 +17,7 @@ func TestAccessibilityEveryPage(t *testing.T) {
 	browser := newBrowser(t)
 	for _, vp := range []viewport{phone, desktop} {
 		t.Run(vp.Name, func(t *testing.T) {
+			t.Parallel() // two tabs of one browser, on the two cores
 			// A browser context of its own: no session of the other run.
 			tb := newTab(t, a, browser, vp, chromedp.WithNewBrowserContext())
 			id := everySubjectPage(tb, staff)

@@ -7,7 +7,7 @@
 # part that is missing and cannot be installed stops this script with a
 # message that says so, before any test runs.
 #
-#   scripts/test.sh                  # go test -race -count=1 ./...
+#   scripts/test.sh                  # go test -race -count=1 -timeout 30m ./...
 #   scripts/test.sh -run TestHead ./handlers   # other arguments for go test
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,5 +58,8 @@ if [ -z "${AXE_CORE_JS:-}" ] && ! axe_installed; then
   axe_installed || { echo "scripts/test.sh: npm ran but $AXE_DIR/node_modules/axe-core/axe.min.js ($AXE_VERSION) is not there." >&2; exit 1; }
 fi
 
+# The browser tests (e2e/) run axe-core in a few hundred pages: on a busy
+# two-core machine that package alone can take longer than go test's
+# default ten minutes per package. A -timeout among the arguments wins.
 if [ $# -eq 0 ]; then set -- ./...; fi
-exec go test -race -count=1 "$@"
+exec go test -race -count=1 -timeout 30m "$@"
