@@ -12,14 +12,16 @@ import (
 )
 
 // page records the page the tab shows as one step of the test: a
-// full-page screenshot named after the step, and the accessibility
-// check, whose violations fail the test.
+// full-page screenshot named after the step, the hand-written
+// accessibility check, whose violations fail the test, and axe-core,
+// whose serious and critical violations fail it.
 func (tb *tab) page(step string) {
 	tb.t.Helper()
 	tb.screenshot(step)
 	if v := tb.a11y(); len(v) > 0 {
 		tb.t.Errorf("%s: accessibility of %q (%s), %d violations:\n  %s", tb.name, step, tb.path(), len(v), strings.Join(v, "\n  "))
 	}
+	tb.axeCheck(step)
 }
 
 // a11y runs the accessibility check in the page; on the phone it also
@@ -29,11 +31,27 @@ func (tb *tab) a11y() []string {
 	v := eval[[]string](tb, a11yCheckJS)
 	if tb.vp.Phone {
 		if w := eval[int](tb, `document.documentElement.scrollWidth`); w > int(tb.vp.Width) {
-			v = append(v, fmt.Sprintf("reflow: the page is %dpx wide on a %dpx screen", w, tb.vp.Width))
+			v = append(v, fmt.Sprintf("reflow: the page is %dpx wide on a %dpx screen; too wide: %s",
+				w, tb.vp.Width, strings.Join(eval[[]string](tb, tooWideJS), ", ")))
 		}
 	}
 	return v
 }
+
+// tooWideJS names up to five of the innermost elements that reach past
+// the right edge of the screen, so that a reflow failure says where.
+const tooWideJS = `(() => {
+const wide = e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5;
+const out = [];
+for (const e of document.body.querySelectorAll('*')) {
+  if (wide(e) && ![...e.children].some(wide)) {
+    out.push(e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\s+/).join('.') : '') +
+      ' "' + (e.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 30) + '"');
+    if (out.length === 5) break;
+  }
+}
+return out;
+})()`
 
 // a11yCheckJS is the accessibility check, run in the page. It returns
 // one line per violation (an empty list when the page passes):
@@ -188,7 +206,7 @@ const brokenPage = `<!doctype html><html><head></head><body>
 <div class="field"><p class="field-error" id="lonely-error">Orphan message</p></div>
 </body></html>`
 
-// TestAccessibilityCheckFindsViolations protects the check itself: it reports each broken rule and passes a clean page.
+// TestAccessibilityCheckFindsViolations protects the checks themselves (the hand-written one and axe-core): they report each broken rule and pass a clean page.
 func TestAccessibilityCheckFindsViolations(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -218,8 +236,22 @@ func TestAccessibilityCheckFindsViolations(t *testing.T) {
 			t.Errorf("the check misses %q; it found:\n%s", want, got)
 		}
 	}
+	failing, _ := tb.axe()
+	gotAxe := map[string]string{}
+	for _, v := range failing {
+		gotAxe[v.ID] = v.Impact
+	}
+	for rule, impact := range map[string]string{"html-has-lang": "serious", "image-alt": "critical", "label": "critical",
+		"link-name": "serious", "button-name": "critical", "color-contrast": "serious"} {
+		if gotAxe[rule] != impact {
+			t.Errorf("axe-core reports %s as %q, want %q; it found:\n%s", rule, gotAxe[rule], impact, joinViolations(failing))
+		}
+	}
 	tb.open("/good")
 	if v := tb.a11y(); len(v) > 0 {
 		t.Errorf("a page that follows the rules has violations:\n%s", strings.Join(v, "\n"))
+	}
+	if failing, _ := tb.axe(); len(failing) > 0 {
+		t.Errorf("axe-core finds serious violations on a page that follows the rules:\n%s", joinViolations(failing))
 	}
 }

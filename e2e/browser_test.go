@@ -89,8 +89,8 @@ var (
 )
 
 // tab is one browser tab on the portal: it navigates, fills and clicks,
-// writes a screenshot of each page and runs the accessibility check on
-// it.
+// writes a screenshot of each page and runs the accessibility checks
+// (the hand-written one and axe-core) on it.
 type tab struct {
 	t    *testing.T
 	a    *apptest.App

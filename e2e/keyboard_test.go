@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -23,14 +24,23 @@ type focused struct {
 	Value    string `json:"value"`
 	Outline  string `json:"outline"`
 	Width    string `json:"width"`
+	Shadow   string `json:"shadow"`
 	OnScreen bool   `json:"onScreen"`
+	HrefLang string `json:"hreflang"`
+	InLangs  bool   `json:"inLangs"` // in the language switcher
+}
+
+// visible says whether the focus is drawn: an outline or a shadow.
+func (f focused) visible() bool {
+	return (f.Outline != "none" && f.Width != "0px") || (f.Shadow != "" && f.Shadow != "none")
 }
 
 const focusedJS = `(() => {
 const e = document.activeElement, cs = getComputedStyle(e), r = e.getBoundingClientRect();
 return {id: e.id || '', tag: e.tagName.toLowerCase(), type: e.getAttribute('type') || '', cls: e.className || '',
   text: (e.innerText || '').trim(), value: e.value || '', outline: cs.outlineStyle, width: cs.outlineWidth,
-  onScreen: r.right > 0 && r.bottom > 0 && r.left < innerWidth && r.width > 1 && r.height > 1};
+  shadow: cs.boxShadow, onScreen: r.right > 0 && r.bottom > 0 && r.left < innerWidth && r.width > 1 && r.height > 1,
+  hreflang: e.getAttribute('hreflang') || '', inLangs: !!e.closest('nav.langs')};
 })()`
 
 var subjectRefRE = regexp.MustCompile(`DSR-[A-Z0-9-]+`)
@@ -54,8 +64,8 @@ func TestKeyboardOnlyForm(t *testing.T) {
 		if i == 0 && !strings.Contains(f.Class, "skip") {
 			t.Errorf("the first Tab reaches %s, want the skip link", what)
 		}
-		if f.Outline == "none" || f.Width == "0px" {
-			t.Errorf("no visible focus on %s: outline %s %s", what, f.Outline, f.Width)
+		if !f.visible() {
+			t.Errorf("no visible focus on %s: outline %s %s, box-shadow %s", what, f.Outline, f.Width, f.Shadow)
 		}
 		if !f.OnScreen {
 			t.Errorf("the focused %s is not on the screen", what)
@@ -108,4 +118,62 @@ func TestKeyboardOnlyForm(t *testing.T) {
 			t.Errorf("stored details %s lack %q", r.Details, v)
 		}
 	}
+}
+
+// TestKeyboardLanguageSwitcher protects keyboard-only use of the language switcher: Tab from the top of the page reaches it with a visible focus, and Enter on Deutsch opens the same page, its query kept, in German.
+func TestKeyboardLanguageSwitcher(t *testing.T) {
+	a := apptest.New(t, apptest.Options{})
+	tb := newTab(t, a, newBrowser(t), desktop)
+	tb.open("/request?type=erasure&lang=en")
+	tb.wantH1("Delete your data")
+
+	var reached []string // the switcher's links, in Tab order
+	onGerman := false
+	for i := 0; i < 20 && !onGerman; i++ {
+		tb.must("press Tab", chromedp.KeyEvent(kb.Tab))
+		f := eval[focused](tb, focusedJS)
+		if f.Tag == "body" {
+			break // past the last link: the focus left the page
+		}
+		what := f.Tag + " " + f.Text
+		if !f.visible() {
+			t.Errorf("no visible focus on %s: outline %s %s, box-shadow %s", what, f.Outline, f.Width, f.Shadow)
+		}
+		if !f.OnScreen {
+			t.Errorf("the focused %s is not on the screen", what)
+		}
+		if f.InLangs {
+			reached = append(reached, f.HrefLang)
+			onGerman = f.HrefLang == "de"
+		} else if len(reached) > 0 {
+			t.Fatalf("Tab left the language switcher at %s before reaching Deutsch; reached %v", what, reached)
+		}
+	}
+	if !onGerman {
+		t.Fatalf("Tab from the top of the page did not reach Deutsch in the language switcher (nav.langs a[hreflang=de]); reached %v", reached)
+	}
+	if reached[0] != "en" {
+		t.Errorf("the switcher's first link is %q, want en (in the order of the configuration)", reached[0])
+	}
+	if got := eval[string](tb, `document.activeElement.textContent.trim()`); got != "Deutsch" {
+		t.Errorf("the German link reads %q, want Deutsch", got)
+	}
+	tb.screenshot("switcher-focused")
+
+	status := tb.navigate("press Enter on Deutsch", chromedp.KeyEvent(kb.Enter))
+	tb.wantStatus("switch by Enter", status, http.StatusOK)
+	u, err := url.Parse(tb.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Path != "/request" || u.Query().Get("type") != "erasure" || u.Query().Get("lang") != "de" {
+		t.Errorf("Enter on Deutsch led to %s, want /request with type=erasure and lang=de", u.RequestURI())
+	}
+	if got := eval[string](tb, `document.documentElement.lang`); got != "de" {
+		t.Errorf("after switching the page is in %q, want de", got)
+	}
+	if got := eval[string](tb, `(document.querySelector('nav.langs a[aria-current="true"]') || {}).hreflang || ''`); got != "de" {
+		t.Errorf("after switching the switcher marks %q as current, want de", got)
+	}
+	tb.page("switched-to-german")
 }

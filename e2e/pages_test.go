@@ -10,12 +10,30 @@ import (
 	"rightsportal/internal/apptest"
 )
 
-// TestAccessibilityEveryPage protects the accessibility of every subject and staff page, error states included.
+// TestAccessibilityEveryPage protects the accessibility of every subject and staff page, error states included, on phone and desktop, by the hand-written check and axe-core.
 func TestAccessibilityEveryPage(t *testing.T) {
 	a := apptest.New(t, apptest.Options{})
 	staff := a.StaffToken("ada@example.org", "admin")
-	tb := newTab(t, a, newBrowser(t), desktop)
+	browser := newBrowser(t)
+	for _, vp := range []viewport{phone, desktop} {
+		t.Run(vp.Name, func(t *testing.T) {
+			t.Parallel() // two tabs of one browser, on the two cores
+			// A browser context of its own: no session of the other run.
+			tb := newTab(t, a, browser, vp, chromedp.WithNewBrowserContext())
+			id := everySubjectPage(tb, staff)
+			everyStaffPage(tb, id)
+		})
+	}
+}
 
+// everySubjectPage checks the subject's pages: home, chooser, each form
+// empty and refused, the confirmation pages, a bad link, the status page
+// with a question and a refused answer, the withdrawal, an error page. It
+// returns the id of the request it filed.
+func everySubjectPage(tb *tab, staff string) (id string) {
+	t, a := tb.t, tb.a
+	t.Helper()
+	email := "pat." + tb.vp.Name + "@example.com"
 	tb.open("/")
 	tb.page("home")
 	tb.open("/request")
@@ -39,11 +57,11 @@ func TestAccessibilityEveryPage(t *testing.T) {
 
 	tb.open("/request?type=access")
 	tb.fill("#full_name", "Pat Example")
-	tb.fill("#email", "pat@example.com")
+	tb.fill("#email", email)
 	tb.press(`form[action="/request"] button[type=submit]`)
 	tb.wantH1("Check your mailbox")
 	tb.page("sent")
-	tb.open(a.MailWithSubject("pat@example.com", "Please confirm").Link(t, "/verify?token="))
+	tb.open(a.MailWithSubject(email, "Please confirm").Link(t, "/verify?token="))
 	tb.wantH1("Confirm your request")
 	tb.page("verify")
 	tb.press(`form[action="/verify"] button[type=submit]`)
@@ -53,11 +71,11 @@ func TestAccessibilityEveryPage(t *testing.T) {
 	tb.wantStatus("bad verification link", resp, http.StatusNotFound)
 	tb.page("verify-bad-link")
 
-	status := a.MailWithSubject("pat@example.com", "We received").Link(t, "/status/")
+	status := a.MailWithSubject(email, "We received").Link(t, "/status/")
 	tb.open(status)
 	tb.page("status")
 	ref := strings.TrimPrefix(tb.h1(), "Your request ")
-	id := byReference(a, ref).ID
+	id = byReference(a, ref).ID
 	act(a, staff, id, map[string]any{"action": "start_review"})
 	act(a, staff, id, map[string]any{"action": "request_info", "message": "Which account?"})
 	tb.open(status)
@@ -73,7 +91,15 @@ func TestAccessibilityEveryPage(t *testing.T) {
 		t.Errorf("unknown status link: %d", resp)
 	}
 	tb.page("error-page")
+	return id
+}
 
+// everyStaffPage checks the workspace's pages: sign-in and its error,
+// the queue and a refused filter, the request's file and a refused note,
+// reports, staff administration and its errors, the own API tokens.
+func everyStaffPage(tb *tab, id string) {
+	t := tb.t
+	t.Helper()
 	tb.open("/staff/login")
 	tb.page("staff-login")
 	tb.fill("#email", "ada@example.org")
@@ -82,7 +108,7 @@ func TestAccessibilityEveryPage(t *testing.T) {
 	tb.page("staff-login-failed")
 	tb.signIn("ada@example.org")
 	tb.page("queue")
-	resp = tb.open("/staff?due_within=soon")
+	resp := tb.open("/staff?due_within=soon")
 	tb.wantStatus("bad filter", resp, http.StatusUnprocessableEntity)
 	tb.page("queue-filter-error")
 	tb.open("/staff/requests/" + id)
@@ -93,6 +119,8 @@ func TestAccessibilityEveryPage(t *testing.T) {
 		t.Errorf("empty note: %d, want 422", resp)
 	}
 	tb.page("request-file-note-error")
+	tb.open("/staff/reports")
+	tb.page("reports")
 	tb.open("/staff/admin")
 	tb.wantH1("Staff and API tokens")
 	tb.page("admin")
